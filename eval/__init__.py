@@ -1,0 +1,3 @@
+"""Evaluation and measurement of dossier: studies and benchmarks run from outside."""
+
+__all__: list[str] = []

@@ -1,0 +1,33 @@
+"""The corpus side of dossier: load articles, chunk, embed, store, and search them.
+
+    from index import Index
+    with Index(".dossier") as idx:
+        idx.add(["corpus/"])
+        for passage in idx.search("why was the agent arrested?", k=3):
+            print(passage.rank, passage.path, passage.text[:80])
+"""
+
+from .core import Index
+from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from .errors import ConfigError, DossierError, IndexNotFoundError, LoadError, ModelMismatchError
+from .fusion import Fusion, FusionMethod
+from .indexer import IndexReport
+from .types import Article, Chunk, Passage
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Article",
+    "Chunk",
+    "ConfigError",
+    "DossierError",
+    "Embedder",
+    "Fusion",
+    "FusionMethod",
+    "Index",
+    "IndexNotFoundError",
+    "IndexReport",
+    "LoadError",
+    "ModelMismatchError",
+    "Passage",
+    "SentenceTransformerEmbedder",
+]

@@ -1,0 +1,130 @@
+"""Split a document into sentences, then into overlapping chunks of whole sentences.
+
+Every span is a pair of character offsets into the document text, so `text[start:end]` gives
+the chunk back exactly, and every non-space character lies in at least one chunk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Chosen by measurement (eval/chunk_study.py, recorded in the README): 600 characters keeps a
+# French chunk within MiniLM's 256-token window, and one sentence of overlap (at most 200
+# characters) keeps a fact that straddles two chunks whole in one of them.
+DEFAULT_SIZE = 600
+DEFAULT_OVERLAP = 200
+
+# Words that end with a full stop without ending the sentence (lower case, without the stop).
+# French civilities and English titles, months, and Latin abbreviations; "etc." is left out on
+# purpose: followed by a capital it usually does end the sentence.
+ABBREVIATIONS = frozenset(
+    """m mm mme mmes mlle mlles dr drs pr me mgr st ste mr mrs ms messrs prof sr jr gen gén col
+    lt capt sgt cmdt gov sen rep hon rev fr vs cf ca env approx ex fig p pp vol no nos art al
+    av bd ch chap éd ed réf tél janv févr fév avr juil sept oct nov déc jan feb mar apr jun jul
+    aug sep dec inc ltd co corp cie dept univ""".split()
+)
+
+_END = re.compile(
+    r"""(?:[.!?…]+|\.\.\.)           # the stop
+        (?:[\u00a0\u202f ]?[»”"’)\]])*  # closing quotes or brackets after it
+        (?=\s)""",
+    re.VERBOSE,
+)
+_NEXT_STARTS_SENTENCE = re.compile(r"\s+(?=[«“\"'(\[\-–—¿¡]?\s?[\w«“])")
+_PARAGRAPH = re.compile(r"\n[ \t]*\n|\n(?=\s*[-*•–—] )")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def _is_abbreviation(text: str, stop: int) -> bool:
+    """Does the full stop at `stop` end an abbreviation such as "M." or an initial "J."?"""
+    word = re.search(r"[\w.’'-]*$", text[:stop]).group(0).lstrip("'’-")
+    if not word:
+        return False
+    if len(word) == 1 and word.isalpha() and word.isupper():
+        return True  # an initial: "J. Smith"
+    if "." in word:
+        return True  # dotted acronym or abbreviation: "U.S.", "p.ex."
+    return word.lower() in ABBREVIATIONS
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end) if end > start else None
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans of `text`, French and English punctuation, without surrounding spaces."""
+    cuts = {0, len(text)}
+    for match in _PARAGRAPH.finditer(text):
+        cuts.add(match.start())
+    for match in _END.finditer(text):
+        after = match.end()
+        nxt = _NEXT_STARTS_SENTENCE.match(text, after)
+        if not nxt:
+            continue
+        following = text[nxt.end() :].lstrip("«“\"'([-–—¿¡ \u00a0\u202f")[:1]
+        if not following or not (following.isupper() or following.isdigit()):
+            continue
+        if text[match.start()] == "." and match.group(0).rstrip("»”\"’)] \u00a0\u202f") == ".":
+            if _is_abbreviation(text, match.start()):
+                continue
+        cuts.add(after)
+    # Headings and list items: a single line break after a line with no final punctuation.
+    for match in re.finditer(r"[^\s.!?…:;,»”\"’)]\n(?=\S)", text):
+        cuts.add(match.start() + 1)
+    points = sorted(cuts)
+    spans = [_trimmed(text, a, b) for a, b in zip(points, points[1:], strict=False)]
+    return [s for s in spans if s]
+
+
+def _pieces(text: str, span: Span, size: int) -> list[Span]:
+    """Cut a sentence longer than `size` at spaces (or anywhere, if it has none)."""
+    out, start = [], span.start
+    while span.end - start > size:
+        cut = text.rfind(" ", start + size // 2, start + size)
+        cut = cut if cut > start else start + size
+        piece = _trimmed(text, start, cut)
+        if piece:
+            out.append(piece)
+        start = cut
+    last = _trimmed(text, start, span.end)
+    if last:
+        out.append(last)
+    return out
+
+
+def chunk_spans(text: str, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP) -> list[Span]:
+    """Group sentences into chunks of at most `size` characters (a longer sentence is cut).
+
+    Each chunk after the first starts with the previous chunk's last sentences, as many as
+    fit in `overlap` characters, and never goes back as far as the previous chunk's start.
+    """
+    if size < 50:
+        raise ValueError(f"chunk size {size} is too small; use at least 50 characters")
+    units: list[Span] = []
+    for sentence in split_sentences(text):
+        units.extend(_pieces(text, sentence, size))
+    chunks: list[Span] = []
+    i = 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and units[j].end - units[i].start <= size:
+            j += 1
+        chunks.append(Span(units[i].start, units[j - 1].end))
+        if j >= len(units):
+            break
+        # Step back over whole sentences that fit in the overlap, keeping progress.
+        k = j
+        while k - 1 > i and units[j - 1].end - units[k - 1].start <= overlap:
+            k -= 1
+        i = k
+    return chunks

@@ -1,0 +1,202 @@
+"""`Index`: an index directory (Chroma store, keyword index, manifest) opened for search and
+for adding files. This is the entry point other apps import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
+from .dates import DateError, parse_date
+from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, probe_vector, same_space
+from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
+from .fusion import Candidate, Fusion, fuse
+from .keyword import KeywordIndex
+from .manifest import Manifest
+from .store import ChromaStore, StoredChunk
+from .types import Passage
+
+# Chosen on the dev half of tests/data/news_questions.jsonl, checked on the held-out half
+# (eval/fusion_study.py; the figures are in the README).
+DEFAULT_FUSION = Fusion()
+CANDIDATES = 30  # each side's list before fusion; at least 4·k
+
+
+class Index:
+    """An index directory. Open it with `Index(path)`; build it with `add([...paths])`.
+
+    The embedding model is loaded on first need (searching, or indexing changed files) and
+    checked against the model that built the index.
+    """
+
+    def __init__(self, index_dir: str | Path = ".dossier", *, embed_model: str = DEFAULT_MODEL,
+                 embedder: Embedder | None = None, fusion: Fusion = DEFAULT_FUSION,
+                 chunk_size: int = DEFAULT_SIZE, chunk_overlap: int = DEFAULT_OVERLAP,
+                 create: bool = True) -> None:
+        self.dir = Path(index_dir)
+        if not create and not (self.dir / "manifest.sqlite3").exists():
+            raise IndexNotFoundError(
+                f"No index in {self.dir}/: build one with `dossier index corpus/` "
+                "(or point --index-dir / DOSSIER_INDEX_DIR at an existing one)."
+            )
+        self.embed_model = embed_model
+        self.fusion = fusion
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self.manifest = Manifest(self.dir / "manifest.sqlite3")
+        self.store = ChromaStore(self.dir / "chroma")
+        self._embedder = embedder
+        self._checked = False
+        self._keyword: KeywordIndex | None = None
+
+    def close(self) -> None:
+        self.manifest.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- model ------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded once, and checked against the one that built the index."""
+        if self._embedder is None:
+            self._embedder = SentenceTransformerEmbedder(self.embed_model)
+        if not self._checked:
+            self._check_model(self._embedder)
+            self._checked = True
+        return self._embedder
+
+    def _check_model(self, embedder: Embedder) -> None:
+        info = self.store.model_info()
+        probe = probe_vector(embedder)
+        if info is None:
+            if self.store.count() == 0:
+                self.store.set_model_info(
+                    {"name": embedder.name, "dimensions": embedder.dimensions, "probe": probe}
+                )
+            return
+        if info["dimensions"] != embedder.dimensions or not same_space(info["probe"], probe):
+            raise ModelMismatchError(
+                f"The index in {self.dir}/ was built with {info['name']} ({info['dimensions']} "
+                f"dims); the embedding model now configured, {embedder.name} "
+                f"({embedder.dimensions} dims), gives other vectors. Re-index with "
+                f"`dossier index --rebuild PATH...`, or use --embed-model {info['name']}."
+            )
+
+    # -- keyword side -----------------------------------------------------------------------
+    @property
+    def keyword(self) -> KeywordIndex:
+        """The keyword index matching the store; loaded once, rebuilt only if stale."""
+        generation = self.manifest.generation()
+        if self._keyword is None or self._keyword_generation != generation:
+            self._keyword = KeywordIndex.load(self.dir, generation)
+            if self._keyword is None:
+                self._keyword = self.rebuild_keyword(generation)
+            self._keyword_generation = generation
+        return self._keyword
+
+    def rebuild_keyword(self, generation: int) -> KeywordIndex:
+        ids, docs, texts, langs = [], [], [], []
+        for chunk in self.store.iter_all():
+            ids.append(chunk.chunk_id)
+            docs.append(chunk.metadata["doc_id"])
+            texts.append(chunk.text)
+            langs.append(chunk.metadata.get("lang", "en"))
+        keyword = KeywordIndex.build(ids, docs, texts, langs)
+        keyword.save(self.dir, generation)
+        self._keyword, self._keyword_generation = keyword, generation
+        return keyword
+
+    # -- adding files -----------------------------------------------------------------------
+    def add(self, paths: list[str | Path], *, prune: bool = False, progress: bool = False):
+        """Index new and changed files under `paths`; see `indexer.run_index`."""
+        from .indexer import run_index
+
+        return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
+
+    # -- counts -----------------------------------------------------------------------------
+    def count_documents(self) -> int:
+        return self.manifest.count_documents()
+
+    def count_chunks(self) -> int:
+        return self.store.count()
+
+    def document_text(self, doc_id: str) -> str | None:
+        doc = self.manifest.document(doc_id)
+        return doc.text if doc else None
+
+    # -- search -----------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5, *, after: str | None = None,
+               before: str | None = None, source: str | None = None) -> list[Passage]:
+        """The `k` passages that best match `query`, best first, above the relevance floor.
+
+        `after`/`before` (YYYY-MM-DD, inclusive) keep dated articles in that range;
+        `source` keeps articles whose source or path contains it (case-insensitive).
+        """
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}.")
+        after, before = _bound(after, "after"), _bound(before, "before")
+        if not query.strip() or self.store.count() == 0:
+            return []
+        docs = None
+        if after or before or source:
+            docs = set(self.manifest.filter_documents(after, before, source))
+            if not docs:
+                return []
+        vector = self.embedder.embed([query])[0]
+        n = max(CANDIDATES, 4 * k)
+        where = {"doc_id": {"$in": sorted(docs)}} if docs is not None else None
+        dense = self.store.query(vector, n, where)
+        keyword = self.keyword
+        kw_scores = keyword.scores(query)
+        kw_top = keyword.top(kw_scores, n, docs)
+        chunks: dict[str, StoredChunk] = {c.chunk_id: c for c, _ in dense}
+        sims = {c.chunk_id: s for c, s in dense}
+        missing = [cid for cid, _ in kw_top if cid not in sims]
+        if missing:
+            got = self.store.collection.get(ids=missing, include=["embeddings", "documents",
+                                                                   "metadatas"])
+            for cid, emb, text, meta in zip(got["ids"], got["embeddings"], got["documents"],
+                                            got["metadatas"], strict=True):
+                sims[cid] = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
+                chunks[cid] = StoredChunk(cid, text, meta)
+        candidates = [
+            Candidate(cid, sims[cid], float(kw_scores[keyword.position[cid]])
+                      if cid in keyword.position else 0.0)
+            for cid in chunks
+        ]
+        ranked = [(c, s) for c, s in fuse(candidates, self.fusion) if s >= self.fusion.floor]
+        return [
+            _passage(rank, score, chunks[c.chunk_id])
+            for rank, (c, score) in enumerate(ranked[:k], 1)
+        ]
+
+
+def _bound(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except DateError as exc:
+        raise ConfigError(f"--{name}: {exc}") from None
+
+
+def _passage(rank: int, score: float, chunk: StoredChunk) -> Passage:
+    meta = chunk.metadata
+    return Passage(
+        rank=rank,
+        score=round(float(score), 4),
+        chunk_id=chunk.chunk_id,
+        doc_id=meta["doc_id"],
+        title=meta.get("title", ""),
+        date=meta.get("date"),
+        source=meta.get("source"),
+        path=meta["path"],
+        text=chunk.text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+    )

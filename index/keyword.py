@@ -1,0 +1,101 @@
+"""The keyword side: a BM25 index (bm25s) over the same chunks as the vector store.
+
+It is derived data: rebuilt from the vector store's chunk texts whenever the store changes,
+saved under a generation number, and rebuilt on open if the generation does not match the
+manifest's (a run that died between the two leaves no lasting inconsistency).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .text import query_tokens, tokens
+
+_POINTER = "keyword.json"
+
+
+class KeywordIndex:
+    """BM25 over chunk texts, each tokenised in its document's language."""
+
+    def __init__(self, ids: list[str], doc_ids: list[str], bm25) -> None:
+        self.ids = ids
+        self.doc_ids = np.asarray(doc_ids, dtype=object)
+        self.bm25 = bm25
+        self.position = {cid: i for i, cid in enumerate(ids)}
+
+    @classmethod
+    def build(cls, ids: list[str], doc_ids: list[str], texts: list[str], langs: list[str]
+              ) -> KeywordIndex:
+        import bm25s
+
+        bm25 = None
+        if ids:
+            bm25 = bm25s.BM25()
+            bm25.index([tokens(t, lang) for t, lang in zip(texts, langs, strict=True)],
+                       show_progress=False)
+        return cls(list(ids), list(doc_ids), bm25)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query` (zeros where no query term occurs)."""
+        if self.bm25 is None:
+            return np.zeros(0, dtype=np.float32)
+        vocab = self.bm25.vocab_dict
+        terms = [t for t in query_tokens(query) if t in vocab]
+        if not terms:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+    def top(self, scores: np.ndarray, n: int, docs: set[str] | None = None
+            ) -> list[tuple[str, float]]:
+        """The `n` best chunk ids by `scores` with a positive score, optionally only
+        from the documents `docs`."""
+        if not len(scores):
+            return []
+        if docs is not None:
+            mask = np.fromiter((d in docs for d in self.doc_ids), dtype=bool, count=len(scores))
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, index_dir: Path, generation: int) -> None:
+        """Write a new generation folder, then switch the pointer file to it atomically."""
+        folder = index_dir / f"keyword-{generation}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        if self.bm25 is not None:
+            self.bm25.save(str(folder), show_progress=False)
+        (folder / "ids.json").write_text(
+            json.dumps({"ids": self.ids, "doc_ids": self.doc_ids.tolist()})
+        )
+        tmp = index_dir / (_POINTER + ".tmp")
+        tmp.write_text(json.dumps({"generation": generation, "folder": folder.name}))
+        os.replace(tmp, index_dir / _POINTER)
+        for old in index_dir.glob("keyword-*"):
+            if old.name != folder.name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, index_dir: Path, generation: int) -> KeywordIndex | None:
+        """The saved index if it matches `generation`, else None (the caller rebuilds it)."""
+        import bm25s
+
+        try:
+            pointer = json.loads((index_dir / _POINTER).read_text())
+            if pointer["generation"] != generation:
+                return None
+            folder = index_dir / pointer["folder"]
+            saved = json.loads((folder / "ids.json").read_text())
+            ids, doc_ids = saved["ids"], saved["doc_ids"]
+            bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if ids else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return cls(ids, doc_ids, bm25)

@@ -1,0 +1,137 @@
+"""What the index holds, file by file and document by document (SQLite in the index dir).
+
+The vector store is written first and the manifest last, so a file whose manifest row is
+missing or out of date is simply indexed again, and the diff against the store's own chunk
+ids makes that idempotent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    file TEXT PRIMARY KEY,      -- absolute path: the file's identity
+    path TEXT NOT NULL,         -- the path as shown to users
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    path TEXT NOT NULL,
+    title TEXT,
+    date TEXT,
+    source TEXT,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    chunks INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_file ON documents(file);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    file: str
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    doc_id: str
+    file: str
+    path: str
+    title: str | None
+    date: str | None
+    source: str | None
+    lang: str
+    text: str
+    chunks: int
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- generation: bumped before every change to the vector store --------------------------
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_generation(self) -> int:
+        gen = self.generation() + 1
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+        return gen
+
+    # -- files ------------------------------------------------------------------------------
+    def file(self, file: str) -> FileRecord | None:
+        row = self.db.execute("SELECT * FROM files WHERE file=?", (file,)).fetchone()
+        return FileRecord(*row) if row else None
+
+    def files(self) -> list[FileRecord]:
+        return [FileRecord(*r) for r in self.db.execute("SELECT * FROM files ORDER BY path")]
+
+    def touch_file(self, record: FileRecord) -> None:
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
+                        (record.file, record.path, record.size, record.mtime_ns, record.sha256))
+
+    def replace_file(self, record: FileRecord | None, file: str,
+                     documents: list[DocumentRecord], keep_others: bool = False) -> None:
+        """Record a file's documents in one transaction. `record` None: forget the file
+        (its documents too unless `keep_others`)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            if not keep_others:
+                self.db.execute("DELETE FROM documents WHERE file=?", (file,))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                [(d.doc_id, d.file, d.path, d.title, d.date, d.source, d.lang, d.text, d.chunks)
+                 for d in documents],
+            )
+            if record is None:
+                self.db.execute("DELETE FROM files WHERE file=?", (file,))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
+                                (record.file, record.path, record.size, record.mtime_ns,
+                                 record.sha256))
+
+    # -- documents --------------------------------------------------------------------------
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        row = self.db.execute("SELECT * FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        return DocumentRecord(*row) if row else None
+
+    def document_files(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT file FROM documents")]
+
+    def count_documents(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def filter_documents(self, after: str | None, before: str | None,
+                         source: str | None) -> list[str]:
+        """Ids of documents dated within [after, before] whose source or path contains
+        `source` (case-insensitive). Undated documents fail any date bound."""
+        sql, args = "SELECT doc_id FROM documents WHERE 1=1", []
+        if after:
+            sql += " AND date IS NOT NULL AND date >= ?"
+            args.append(after)
+        if before:
+            sql += " AND date IS NOT NULL AND date <= ?"
+            args.append(before)
+        if source:
+            sql += " AND (instr(lower(coalesce(source,'')), ?) > 0 OR instr(lower(path), ?) > 0)"
+            args += [source.lower(), source.lower()]
+        return [r[0] for r in self.db.execute(sql, args)]

@@ -1,0 +1,73 @@
+"""Language guess and keyword tokens for French and English text.
+
+Each document is stemmed in its own language (Snowball, through PyStemmer); a query, whose
+language is often not the documents', is stemmed both ways and the stems pooled. Accents are
+removed after stemming, so "arrêté" and a query typed as "arrete" meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+LANGUAGES = ("fr", "en")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Elided articles and pronouns: l’agent, d’espionnage, qu’il.
+_ELISIONS = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu".split())
+# Question words say what is asked, not what it is about: out of queries in both languages.
+_QUESTION_WORDS = frozenset(
+    "why what who whom whose when where how which pourquoi quoi quel quelle quels quelles qui "
+    "quand ou comment combien lequel laquelle lesquels lesquelles est-ce".split()
+)
+
+
+@cache
+def _stopwords(lang: str) -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
+
+    words = STOPWORDS_FRENCH if lang == "fr" else STOPWORDS_EN
+    return frozenset(unaccent(w.lower()) for w in words) | _ELISIONS
+
+
+@cache
+def _stemmer(lang: str):
+    import Stemmer
+
+    return Stemmer.Stemmer("french" if lang == "fr" else "english")
+
+
+def unaccent(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def guess_language(text: str) -> str:
+    """'fr' or 'en', by counting each language's stop words in the first few thousand chars."""
+    words = [w.lower() for w in _WORD.findall(text[:4000])]
+    fr_only = _stopwords("fr") - _stopwords("en")
+    en_only = _stopwords("en") - _stopwords("fr")
+    fr = sum(1 for w in words if unaccent(w) in fr_only)
+    en = sum(1 for w in words if w in en_only)
+    return "fr" if fr > en else "en"
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def tokens(text: str, lang: str, stop: frozenset[str] | None = None) -> list[str]:
+    """Keyword tokens of a document in `lang`: lower-cased, stop words out, stemmed, unaccented."""
+    stop = _stopwords(lang) if stop is None else stop
+    words = [w for w in _words(text) if unaccent(w) not in stop]
+    return [unaccent(s) for s in _stemmer(lang).stemWords(words)]
+
+
+def query_tokens(text: str) -> list[str]:
+    """Keyword tokens of a query: stop words of either language out, stemmed both ways."""
+    stop = _stopwords("fr") | _stopwords("en") | _QUESTION_WORDS
+    out: dict[str, None] = {}
+    for lang in LANGUAGES:
+        for tok in tokens(text, lang, stop):
+            out.setdefault(tok, None)
+    return list(out)
