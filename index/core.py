@@ -15,6 +15,7 @@ from .fusion import Candidate, Fusion, fuse
 from .keyword import KeywordIndex
 from .manifest import Manifest
 from .store import ChromaStore, StoredChunk
+from .text import coverage, query_terms
 from .types import Passage
 
 # Chosen on the dev half of tests/data/news_questions.jsonl, checked on the held-out half
@@ -169,7 +170,12 @@ class Index:
                       if cid in keyword.position else 0.0)
             for cid in chunks
         ]
-        ranked = [(c, s) for c, s in fuse(candidates, self.fusion) if s >= self.fusion.floor]
+        terms = query_terms(query)
+        ranked = [
+            (c, s) for c, s in fuse(candidates, self.fusion)
+            if self.fusion.passes(c.dense, coverage(terms, chunks[c.chunk_id].text,
+                                                    chunks[c.chunk_id].metadata.get("lang", "en")))
+        ]
         return [
             _passage(rank, score, chunks[c.chunk_id])
             for rank, (c, score) in enumerate(ranked[:k], 1)

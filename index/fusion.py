@@ -39,10 +39,26 @@ RRF_K = 60  # Cormack, Clarke & Büttcher (2009): k = 60 works well across colle
 
 @dataclass(frozen=True)
 class Fusion:
+    """How to rank, and the relevance floor a passage must pass to be returned at all.
+
+    Defaults measured with eval/fusion_study.py on 800-character chunks: the weighted fusion
+    with w = 0.7 had the best MRR@10 on the dev questions (0.739; dense alone 0.582, keyword
+    alone 0.587). The floor keeps a passage when its cosine similarity is at least 0.2 or it
+    holds at least half the question's content words; among the floors tried it gave the
+    best dev MRR@10 (0.778) and cut the passages returned for unanswerable questions from 5
+    to 2.4 on average. Held-out figures are in the README.
+    """
+
     method: FusionMethod = FusionMethod.WEIGHTED
-    dense_weight: float = 0.5
-    # Passages whose fused score falls below this are dropped; see the README's measurement.
-    floor: float = 0.0
+    dense_weight: float = 0.7
+    min_similarity: float = 0.2
+    min_coverage: float = 0.5
+
+    def passes(self, similarity: float, coverage: float) -> bool:
+        return similarity >= self.min_similarity or coverage >= self.min_coverage
+
+
+NO_FLOOR = {"min_similarity": -1.0, "min_coverage": 0.0}
 
 
 @dataclass(frozen=True)

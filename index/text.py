@@ -63,6 +63,22 @@ def tokens(text: str, lang: str, stop: frozenset[str] | None = None) -> list[str
     return [unaccent(s) for s in _stemmer(lang).stemWords(words)]
 
 
+def query_terms(text: str) -> list[frozenset[str]]:
+    """A query's content words, each as the set of its French and English stems."""
+    stop = _stopwords("fr") | _stopwords("en") | _QUESTION_WORDS
+    words = [w for w in _words(text) if unaccent(w) not in stop]
+    stems = [_stemmer(lang).stemWords(words) for lang in LANGUAGES]
+    return [frozenset(unaccent(s[i]) for s in stems) for i in range(len(words))]
+
+
+def coverage(terms: list[frozenset[str]], text: str, lang: str) -> float:
+    """Share of the query's content words that occur (stemmed) in `text`."""
+    if not terms:
+        return 0.0
+    present = set(tokens(text, lang))
+    return sum(1 for stems in terms if stems & present) / len(terms)
+
+
 def query_tokens(text: str) -> list[str]:
     """Keyword tokens of a query: stop words of either language out, stemmed both ways."""
     stop = _stopwords("fr") | _stopwords("en") | _QUESTION_WORDS
