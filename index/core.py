@@ -12,6 +12,7 @@ from .dates import DateError, parse_date
 from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, probe_vector, same_space
 from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
 from .fusion import Candidate, Fusion, fuse
+from .indexer import FLUSH_CHUNKS, IndexReport, run_index
 from .keyword import KeywordIndex
 from .manifest import Manifest
 from .store import ChromaStore, StoredChunk
@@ -50,6 +51,7 @@ class Index:
         self._embedder = embedder
         self._checked = False
         self._keyword: KeywordIndex | None = None
+        self.flush_chunks = FLUSH_CHUNKS
 
     def close(self) -> None:
         self.manifest.close()
@@ -113,10 +115,8 @@ class Index:
         return keyword
 
     # -- adding files -----------------------------------------------------------------------
-    def add(self, paths: list[str | Path], *, prune: bool = False, progress: bool = False):
+    def add(self, paths: list[str | Path], *, prune: bool = False, progress: bool = False) -> IndexReport:
         """Index new and changed files under `paths`; see `indexer.run_index`."""
-        from .indexer import run_index
-
         return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
 
     # -- counts -----------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def run_index(idx: Index, paths: list[Path], *, prune: bool = False,
         if plan is not None:
             pending.append(plan)
             queued += len(plan.rows)
-            if queued >= FLUSH_CHUNKS:
+            if queued >= idx.flush_chunks:
                 flush()
     flush()
     _vanished(idx, report, prune, mutate)
