@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from index.dates import parse_bound
 from index.errors import ConfigError, DossierError
 
 from .settings import BY_NAME, resolve
@@ -127,6 +128,7 @@ def search(
     """Search the index: the passages that best match QUERY, best first."""
     try:
         settings = resolve({"index_dir": index_dir, "embed_model": embed_model, "top_k": k})
+        parse_bound(after, "after"), parse_bound(before, "before")
         with _open_index(settings, create=False) as idx:
             passages = idx.search(query, settings["top_k"], after=after, before=before,
                                   source=source)
@@ -159,3 +161,7 @@ def main() -> None:
     except ConfigError as exc:  # raised while resolving settings outside a command's try
         _console(stderr=True).print(f"error: {exc}")
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

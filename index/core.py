@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
-from .dates import DateError, parse_date
+from .dates import parse_bound
 from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, probe_vector, same_space
 from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
 from .fusion import Candidate, Fusion, fuse
@@ -140,7 +140,7 @@ class Index:
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}.")
-        after, before = _bound(after, "after"), _bound(before, "before")
+        after, before = parse_bound(after, "after"), parse_bound(before, "before")
         if not query.strip() or self.store.count() == 0:
             return []
         docs = None
@@ -180,15 +180,6 @@ class Index:
             _passage(rank, score, chunks[c.chunk_id])
             for rank, (c, score) in enumerate(ranked[:k], 1)
         ]
-
-
-def _bound(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return parse_date(value)
-    except DateError as exc:
-        raise ConfigError(f"--{name}: {exc}") from None
 
 
 def _passage(rank: int, score: float, chunk: StoredChunk) -> Passage:

@@ -66,3 +66,15 @@ def split_date_marker(text: str) -> tuple[str | None, str]:
 def date_to_int(date: str | None) -> int | None:
     """2025-09-19 -> 20250919, for numeric range filters in the vector store."""
     return int(date.replace("-", "")) if date else None
+
+
+def parse_bound(value: str | None, name: str) -> str | None:
+    """A search's --after/--before bound as an ISO date; ConfigError naming the option."""
+    from .errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except DateError as exc:
+        raise ConfigError(f"--{name}: {exc}") from None

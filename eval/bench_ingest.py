@@ -1,0 +1,67 @@
+"""Indexing throughput against the floor of encoding the same chunks alone, side by side.
+
+    python -m eval.bench_ingest [--copies 400]
+
+Builds a corpus of the sample article repeated (`--copies` files, 5 chunks each), then
+measures in one process, with the model already loaded for both:
+  - dossier: `Index.add` on the folder (loading, chunking, embedding, Chroma, keyword index);
+  - floor: `SentenceTransformer.encode` of the same chunk texts in the same batch size.
+Prints chunks per second for each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from index import Index, SentenceTransformerEmbedder
+from index.embeddings import DEFAULT_BATCH
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "corpus" / "2025-09-19-france-mali.txt"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=400)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    embedder = SentenceTransformerEmbedder()
+    embedder.embed(["warm up"])
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        for i in range(args.copies):
+            shutil.copy(SAMPLE, corpus / f"copy-{i:05d}.txt")
+        with Index(Path(tmp) / "idx", embedder=embedder) as idx:
+            start = time.perf_counter()
+            report = idx.add([corpus])
+            dossier_s = time.perf_counter() - start
+            texts = [c.text for c in idx.store.iter_all()]
+        start = time.perf_counter()
+        embedder.model.encode(texts, batch_size=DEFAULT_BATCH, normalize_embeddings=True)
+        floor_s = time.perf_counter() - start
+    chunks = report.chunks
+    result = {
+        "machine": {"python": platform.python_version(), "cpu": platform.processor() or
+                    platform.machine()},
+        "chunks": chunks,
+        "dossier_chunks_per_s": round(chunks / dossier_s, 1),
+        "floor_chunks_per_s": round(chunks / floor_s, 1),
+        "ratio_vs_floor": round(floor_s / dossier_s, 3),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{chunks} chunks: dossier index {result['dossier_chunks_per_s']} chunks/s, "
+              f"bare encode {result['floor_chunks_per_s']} chunks/s, "
+              f"ratio {result['ratio_vs_floor']}")
+
+
+if __name__ == "__main__":
+    main()

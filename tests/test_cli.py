@@ -1,0 +1,104 @@
+"""The `dossier` command as users run it: a new process, the contract's JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import CORPUS, ROOT, SAMPLE
+
+DOSSIER = str(Path(sys.executable).with_name("dossier"))
+PASSAGE_FIELDS = {"rank", "score", "chunk_id", "doc_id", "title", "date", "source", "path",
+                  "text", "start", "end"}
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    return subprocess.run([DOSSIER, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    return tmp_path
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "index" in result.stdout and "search" in result.stdout
+
+
+@pytest.mark.integration
+def test_index_then_search_as_in_the_readme(workdir):
+    indexed = run("index", "corpus/", "--json", cwd=workdir)
+    assert indexed.returncode == 0, indexed.stderr
+    report = json.loads(indexed.stdout)
+    assert {"indexed", "skipped", "removed", "failed", "documents", "chunks"} <= set(report)
+    assert (report["indexed"], report["failed"], report["documents"]) == (1, [], 1)
+    assert (workdir / ".dossier").is_dir(), "the default index directory is ./.dossier"
+
+    found = run("search", "why was the agent arrested?", "--k", "2", "--json", cwd=workdir)
+    assert found.returncode == 0, found.stderr
+    body = json.loads(found.stdout)
+    assert body["query"] == "why was the agent arrested?"
+    assert 1 <= len(body["passages"]) <= 2
+    top = body["passages"][0]
+    assert set(top) == PASSAGE_FIELDS
+    assert top["path"] == f"corpus/{SAMPLE}" and top["date"] == "2025-09-19"
+    assert "espionnage" in top["text"]
+    raw = (workdir / "corpus" / SAMPLE).read_text(encoding="utf-8")
+    assert top["text"] in raw
+
+    human = run("search", "why was the agent arrested?", cwd=workdir)
+    assert human.returncode == 0 and "[1]" in human.stdout and SAMPLE in human.stdout
+
+    again = json.loads(run("index", "corpus/", "--json", cwd=workdir).stdout)
+    assert (again["indexed"], again["skipped"], again["chunks"]) == (0, 1, report["chunks"])
+
+
+@pytest.mark.integration
+def test_failures_exit_1_with_the_file_named(workdir):
+    (workdir / "corpus" / "bad.json").write_text('{"title": "x",, }')
+    result = run("index", "corpus", "--json", "--index-dir", "elsewhere", cwd=workdir)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["documents"] == 1
+    assert report["failed"] == [{"path": "corpus/bad.json",
+                                 "error": report["failed"][0]["error"]}]
+    assert report["failed"][0]["error"].startswith("line 1: invalid JSON")
+    assert (workdir / "elsewhere").is_dir()
+
+
+def test_search_without_an_index_exits_2_and_says_what_to_do(tmp_path):
+    result = run("search", "anything", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "dossier index" in result.stderr
+    assert not (tmp_path / ".dossier").exists(), "searching must not create an index"
+
+
+def test_bad_settings_exit_2_naming_the_setting(tmp_path):
+    (tmp_path / ".dossier").mkdir()
+    result = run("search", "x", "--after", "19/09/2025", cwd=tmp_path)
+    assert result.returncode == 2 and "--after" in result.stderr
+    env_result = subprocess.run([DOSSIER, "search", "x"], cwd=tmp_path, capture_output=True,
+                                text=True, env={**os.environ, "DOSSIER_TOP_K": "lots"})
+    assert env_result.returncode == 2 and "DOSSIER_TOP_K" in env_result.stderr
+
+
+def test_readme_settings_table_matches_the_code():
+    from app.settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        row = next((line for line in readme.splitlines()
+                    if line.startswith("|") and f"`{setting.flag}`" in line), None)
+        assert row, f"README's settings table lacks {setting.flag}"
+        assert f"`{setting.env}`" in row and setting.shown_default in row
