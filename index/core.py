@@ -9,7 +9,13 @@ import numpy as np
 
 from .chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
 from .dates import parse_bound
-from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, probe_vector, same_space
+from .embeddings import (
+    DEFAULT_MODEL,
+    Embedder,
+    SentenceTransformerEmbedder,
+    probe_vector,
+    same_space,
+)
 from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
 from .fusion import Candidate, Fusion, fuse
 from .indexer import FLUSH_CHUNKS, IndexReport, run_index
@@ -32,10 +38,17 @@ class Index:
     checked against the model that built the index.
     """
 
-    def __init__(self, index_dir: str | Path = ".dossier", *, embed_model: str = DEFAULT_MODEL,
-                 embedder: Embedder | None = None, fusion: Fusion = DEFAULT_FUSION,
-                 chunk_size: int = DEFAULT_SIZE, chunk_overlap: int = DEFAULT_OVERLAP,
-                 create: bool = True) -> None:
+    def __init__(
+        self,
+        index_dir: str | Path = ".dossier",
+        *,
+        embed_model: str = DEFAULT_MODEL,
+        embedder: Embedder | None = None,
+        fusion: Fusion = DEFAULT_FUSION,
+        chunk_size: int = DEFAULT_SIZE,
+        chunk_overlap: int = DEFAULT_OVERLAP,
+        create: bool = True,
+    ) -> None:
         self.dir = Path(index_dir)
         if not create and not (self.dir / "manifest.sqlite3").exists():
             raise IndexNotFoundError(
@@ -115,7 +128,9 @@ class Index:
         return keyword
 
     # -- adding files -----------------------------------------------------------------------
-    def add(self, paths: list[str | Path], *, prune: bool = False, progress: bool = False) -> IndexReport:
+    def add(
+        self, paths: list[str | Path], *, prune: bool = False, progress: bool = False
+    ) -> IndexReport:
         """Index new and changed files under `paths`; see `indexer.run_index`."""
         return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
 
@@ -131,8 +146,15 @@ class Index:
         return doc.text if doc else None
 
     # -- search -----------------------------------------------------------------------------
-    def search(self, query: str, k: int = 5, *, after: str | None = None,
-               before: str | None = None, source: str | None = None) -> list[Passage]:
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        source: str | None = None,
+    ) -> list[Passage]:
         """The `k` passages that best match `query`, best first, above the relevance floor.
 
         `after`/`before` (YYYY-MM-DD, inclusive) keep dated articles in that range;
@@ -159,22 +181,32 @@ class Index:
         sims = {c.chunk_id: s for c, s in dense}
         missing = [cid for cid, _ in kw_top if cid not in sims]
         if missing:
-            got = self.store.collection.get(ids=missing, include=["embeddings", "documents",
-                                                                   "metadatas"])
-            for cid, emb, text, meta in zip(got["ids"], got["embeddings"], got["documents"],
-                                            got["metadatas"], strict=True):
+            got = self.store.collection.get(
+                ids=missing, include=["embeddings", "documents", "metadatas"]
+            )
+            for cid, emb, text, meta in zip(
+                got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True
+            ):
                 sims[cid] = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
                 chunks[cid] = StoredChunk(cid, text, meta)
         candidates = [
-            Candidate(cid, sims[cid], float(kw_scores[keyword.position[cid]])
-                      if cid in keyword.position else 0.0)
+            Candidate(
+                cid,
+                sims[cid],
+                float(kw_scores[keyword.position[cid]]) if cid in keyword.position else 0.0,
+            )
             for cid in chunks
         ]
         terms = query_terms(query)
         ranked = [
-            (c, s) for c, s in fuse(candidates, self.fusion)
-            if self.fusion.passes(c.dense, coverage(terms, chunks[c.chunk_id].text,
-                                                    chunks[c.chunk_id].metadata.get("lang", "en")))
+            (c, s)
+            for c, s in fuse(candidates, self.fusion)
+            if self.fusion.passes(
+                c.dense,
+                coverage(
+                    terms, chunks[c.chunk_id].text, chunks[c.chunk_id].metadata.get("lang", "en")
+                ),
+            )
         ]
         return [
             _passage(rank, score, chunks[c.chunk_id])

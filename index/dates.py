@@ -9,7 +9,8 @@ from email.utils import parsedate_to_datetime
 
 # "date 2025-09-19", "Date: 2025-09-19" at the very start of a text, on its own line or inline.
 DATE_MARKER = re.compile(
-    r"\A\s*date\s*[:=]?\s*(?P<date>\d{4}-\d{2}-\d{2})(?:[T ][0-9:.+\-Z]*)?[ \t]*\n?[ \t]*",
+    r"\A\s*date\s*[:=]?\s*(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?[ \t]*\n?[ \t]*",
     re.IGNORECASE,
 )
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
@@ -42,7 +43,9 @@ def parse_date(value: object) -> str | None:
         try:
             return dt.date(year, month, day).isoformat()
         except ValueError as exc:
-            raise DateError(f"{text!r} is not a valid date ({exc})") from None
+            raise DateError(
+                f"{text!r} is not a valid date ({exc}); write it as YYYY-MM-DD"
+            ) from None
     if _AMBIGUOUS.match(text):
         raise DateError(f"{text!r} is ambiguous (day/month order unknown); write it as YYYY-MM-DD")
     try:

@@ -48,8 +48,13 @@ def resolve_model_path(name: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or any device sentence-transformers takes)."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = DEFAULT_BATCH,
-                 device: str | None = None, show_progress: bool = False) -> None:
+    def __init__(
+        self,
+        name: str = DEFAULT_MODEL,
+        batch_size: int = DEFAULT_BATCH,
+        device: str | None = None,
+        show_progress: bool = False,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub at run time on these machines
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -68,8 +73,10 @@ class SentenceTransformerEmbedder:
                 f"to use the bundled {DEFAULT_MODEL}."
             ) from None
         self.name = name
-        dims = getattr(self.model, "get_embedding_dimension", None) or \
-            self.model.get_sentence_embedding_dimension
+        dims = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         self.dimensions = int(dims())
         self.batch_size = batch_size
         self.show_progress = show_progress

@@ -14,12 +14,12 @@ and checked on its held-out half (eval/fusion_study.py; figures in the README).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from .errors import ConfigError
 
 
-class FusionMethod(str, Enum):
+class FusionMethod(StrEnum):
     DENSE = "dense"
     KEYWORD = "keyword"
     RRF = "rrf"
@@ -95,9 +95,9 @@ def fuse(candidates: list[Candidate], fusion: Fusion) -> list[tuple[Candidate, f
         top_kw = max(keyword.values(), default=0.0)
         w = fusion.dense_weight
         scores = {
-            c: w * dense[c] + (1 - w) * (keyword[c] / top_kw if top_kw > 0 else 0.0)
-            for c in dense
+            c: w * dense[c] + (1 - w) * (keyword[c] / top_kw if top_kw > 0 else 0.0) for c in dense
         }
-    ranked = sorted((c for c in candidates if c.chunk_id in scores),
-                    key=lambda c: -scores[c.chunk_id])
+    ranked = sorted(
+        (c for c in candidates if c.chunk_id in scores), key=lambda c: -scores[c.chunk_id]
+    )
     return [(c, scores[c.chunk_id]) for c in ranked]

@@ -5,12 +5,56 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_DROP = ("script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside",
-         "form", "iframe", "button", "menu")
-_BLOCKS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li",
-           "blockquote", "pre", "figcaption", "td", "th", "tr", "br", "hr", "dd", "dt")
-_DATE_META = ("article:published_time", "og:article:published_time", "date", "pubdate",
-              "dc.date", "dcterms.date", "datePublished")
+_DROP = (
+    "head",
+    "title",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "button",
+    "menu",
+)
+_BLOCKS = (
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "pre",
+    "figcaption",
+    "td",
+    "th",
+    "tr",
+    "br",
+    "hr",
+    "dd",
+    "dt",
+)
+_DATE_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "date",
+    "pubdate",
+    "dc.date",
+    "dcterms.date",
+    "datePublished",
+)
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,15 @@ class IndexReport:
 
     def to_dict(self) -> dict:
         return {
-            "indexed": self.indexed, "skipped": self.skipped, "removed": self.removed,
-            "failed": self.failed, "documents": self.documents, "chunks": self.chunks,
-            "unchanged": self.unchanged, "embedded": self.embedded, "notes": self.notes,
+            "indexed": self.indexed,
+            "skipped": self.skipped,
+            "removed": self.removed,
+            "failed": self.failed,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "notes": self.notes,
             "missing": self.missing,
         }
 
@@ -77,14 +83,15 @@ def _hash(*parts: str) -> str:
 
 def display_path(path: Path) -> str:
     """The path as users should see it: relative to the working directory when inside it."""
-    try:
-        return str(path.absolute().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path.absolute())
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    inside = os.path.commonpath([absolute, cwd]) == cwd
+    return os.path.relpath(absolute, cwd) if inside else absolute
 
 
-def _document(article: Article, file: str, shown: str, size: int, overlap: int
-              ) -> tuple[DocumentRecord, list[_Row]]:
+def _document(
+    article: Article, file: str, shown: str, size: int, overlap: int
+) -> tuple[DocumentRecord, list[_Row]]:
     doc_id = _hash(file, article.key)[:16]
     lang = guess_language(article.text)
     title = article.title or _opening(article.text)
@@ -98,10 +105,24 @@ def _document(article: Article, file: str, shown: str, size: int, overlap: int
     for span in chunk_spans(article.text, size, overlap):
         text = article.text[span.start : span.end]
         n = seen[text] = seen.get(text, -1) + 1
-        rows.append(_Row(_hash(doc_id, str(n), text)[:32], text,
-                         {**meta, "start": span.start, "end": span.end}))
-    record = DocumentRecord(doc_id, file, shown, article.title, article.date, article.source,
-                            lang, article.text, len(rows))
+        rows.append(
+            _Row(
+                _hash(doc_id, str(n), text)[:32],
+                text,
+                {**meta, "start": span.start, "end": span.end},
+            )
+        )
+    record = DocumentRecord(
+        doc_id,
+        file,
+        shown,
+        article.title,
+        article.date,
+        article.source,
+        lang,
+        article.text,
+        len(rows),
+    )
     return record, rows
 
 
@@ -110,8 +131,9 @@ def _opening(text: str) -> str:
     return line if len(line) <= _OPENING else line[: _OPENING - 1].rsplit(" ", 1)[0] + "…"
 
 
-def run_index(idx: Index, paths: list[Path], *, prune: bool = False,
-              progress: bool = False) -> IndexReport:
+def run_index(
+    idx: Index, paths: list[Path], *, prune: bool = False, progress: bool = False
+) -> IndexReport:
     from tqdm import tqdm
 
     report = IndexReport()
@@ -137,8 +159,12 @@ def run_index(idx: Index, paths: list[Path], *, prune: bool = False,
         if new_rows:
             vectors = idx.embedder.embed([r.text for r in new_rows])
             mutate()
-            idx.store.upsert([r.chunk_id for r in new_rows], vectors,
-                             [r.text for r in new_rows], [r.metadata for r in new_rows])
+            idx.store.upsert(
+                [r.chunk_id for r in new_rows],
+                vectors,
+                [r.text for r in new_rows],
+                [r.metadata for r in new_rows],
+            )
             report.embedded += len(new_rows)
         for plan in pending:
             _settle(idx, plan, existing, report, mutate)
@@ -150,9 +176,14 @@ def run_index(idx: Index, paths: list[Path], *, prune: bool = False,
         shown = display_path(path)
         if not supported:
             report.skipped += 1
-            report.notes.append({"path": shown, "note": f"skipped: dossier does not read "
-                                 f"{path.suffix or 'extensionless'!s} files "
-                                 f"(it reads {', '.join(sorted(LOADERS))})"})
+            report.notes.append(
+                {
+                    "path": shown,
+                    "note": f"skipped: dossier does not read "
+                    f"{path.suffix or 'extensionless'!s} files "
+                    f"(it reads {', '.join(sorted(LOADERS))})",
+                }
+            )
             continue
         plan = _plan_file(idx, path, shown, report)
         if plan is not None:
@@ -170,7 +201,7 @@ def run_index(idx: Index, paths: list[Path], *, prune: bool = False,
 
 
 def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan | None:
-    file = str(path.absolute())
+    file = os.path.abspath(path)
     try:
         stat = path.stat()
         old = idx.manifest.file(file)
@@ -180,11 +211,17 @@ def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan
             return None
         data = path.read_bytes()
     except OSError as exc:
-        report.failed.append({"path": shown, "error": f"cannot read the file "
-                              f"({exc.strerror or exc}); check it exists and is readable"})
+        report.failed.append(
+            {
+                "path": shown,
+                "error": f"cannot read the file "
+                f"({exc.strerror or exc}); check it exists and is readable",
+            }
+        )
         return None
-    record = FileRecord(file, shown, stat.st_size, stat.st_mtime_ns,
-                        hashlib.sha256(data).hexdigest())
+    record = FileRecord(
+        file, shown, stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()
+    )
     if old and old.sha256 == record.sha256:
         idx.manifest.touch_file(record)
         report.unchanged += 1
@@ -208,16 +245,23 @@ def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan
     return _Plan(record, documents, rows, partial=bool(load.errors))
 
 
-def _settle(idx: Index, plan: _Plan, existing: dict[str, dict], report: IndexReport,
-            mutate) -> None:
+def _settle(
+    idx: Index, plan: _Plan, existing: dict[str, dict], report: IndexReport, mutate
+) -> None:
     """After a plan's new chunks are stored: refresh kept chunks, drop stale ones, record it."""
     file = plan.record.file
     new_ids = {r.chunk_id for r in plan.rows}
     new_docs = {d.doc_id for d in plan.documents}
-    changed = [r for r in plan.rows if r.chunk_id in existing and existing[r.chunk_id] != r.metadata]
-    stale = [cid for cid, meta in existing.items()
-             if meta.get("file") == file and cid not in new_ids
-             and (not plan.partial or meta.get("doc_id") in new_docs)]
+    changed = [
+        r for r in plan.rows if r.chunk_id in existing and existing[r.chunk_id] != r.metadata
+    ]
+    stale = [
+        cid
+        for cid, meta in existing.items()
+        if meta.get("file") == file
+        and cid not in new_ids
+        and (not plan.partial or meta.get("doc_id") in new_docs)
+    ]
     if changed:
         mutate()
         idx.store.update_metadata([r.chunk_id for r in changed], [r.metadata for r in changed])
@@ -228,8 +272,11 @@ def _settle(idx: Index, plan: _Plan, existing: dict[str, dict], report: IndexRep
     gone = before - new_docs if not plan.partial else set()
     report.removed += len(gone)
     # A partly failed file keeps its old documents and is retried next run (no new sha).
-    record = plan.record if not plan.partial else FileRecord(
-        plan.record.file, plan.record.path, plan.record.size, -1, "")
+    record = (
+        plan.record
+        if not plan.partial
+        else FileRecord(plan.record.file, plan.record.path, plan.record.size, -1, "")
+    )
     idx.manifest.replace_file(record, file, plan.documents, keep_others=plan.partial)
 
 

@@ -29,15 +29,17 @@ class KeywordIndex:
         self.position = {cid: i for i, cid in enumerate(ids)}
 
     @classmethod
-    def build(cls, ids: list[str], doc_ids: list[str], texts: list[str], langs: list[str]
-              ) -> KeywordIndex:
+    def build(
+        cls, ids: list[str], doc_ids: list[str], texts: list[str], langs: list[str]
+    ) -> KeywordIndex:
         import bm25s
 
         bm25 = None
         if ids:
             bm25 = bm25s.BM25()
-            bm25.index([tokens(t, lang) for t, lang in zip(texts, langs, strict=True)],
-                       show_progress=False)
+            bm25.index(
+                [tokens(t, lang) for t, lang in zip(texts, langs, strict=True)], show_progress=False
+            )
         return cls(list(ids), list(doc_ids), bm25)
 
     def scores(self, query: str) -> np.ndarray:
@@ -50,8 +52,9 @@ class KeywordIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
-    def top(self, scores: np.ndarray, n: int, docs: set[str] | None = None
-            ) -> list[tuple[str, float]]:
+    def top(
+        self, scores: np.ndarray, n: int, docs: set[str] | None = None
+    ) -> list[tuple[str, float]]:
         """The `n` best chunk ids by `scores` with a positive score, optionally only
         from the documents `docs`."""
         if not len(scores):

@@ -288,7 +288,7 @@ def discover(paths: list[Path]) -> Iterator[tuple[Path, bool]]:
         else:
             files = [root]
         for file in files:
-            key = file.absolute()
+            key = os.path.abspath(file)
             if key in seen:
                 continue
             seen.add(key)

@@ -86,11 +86,18 @@ class Manifest:
         return [FileRecord(*r) for r in self.db.execute("SELECT * FROM files ORDER BY path")]
 
     def touch_file(self, record: FileRecord) -> None:
-        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
-                        (record.file, record.path, record.size, record.mtime_ns, record.sha256))
+        self.db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
+            (record.file, record.path, record.size, record.mtime_ns, record.sha256),
+        )
 
-    def replace_file(self, record: FileRecord | None, file: str,
-                     documents: list[DocumentRecord], keep_others: bool = False) -> None:
+    def replace_file(
+        self,
+        record: FileRecord | None,
+        file: str,
+        documents: list[DocumentRecord],
+        keep_others: bool = False,
+    ) -> None:
         """Record a file's documents in one transaction. `record` None: forget the file
         (its documents too unless `keep_others`)."""
         with self.db:
@@ -99,15 +106,18 @@ class Manifest:
                 self.db.execute("DELETE FROM documents WHERE file=?", (file,))
             self.db.executemany(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                [(d.doc_id, d.file, d.path, d.title, d.date, d.source, d.lang, d.text, d.chunks)
-                 for d in documents],
+                [
+                    (d.doc_id, d.file, d.path, d.title, d.date, d.source, d.lang, d.text, d.chunks)
+                    for d in documents
+                ],
             )
             if record is None:
                 self.db.execute("DELETE FROM files WHERE file=?", (file,))
             else:
-                self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
-                                (record.file, record.path, record.size, record.mtime_ns,
-                                 record.sha256))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
+                    (record.file, record.path, record.size, record.mtime_ns, record.sha256),
+                )
 
     # -- documents --------------------------------------------------------------------------
     def document(self, doc_id: str) -> DocumentRecord | None:
@@ -120,8 +130,9 @@ class Manifest:
     def count_documents(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
-    def filter_documents(self, after: str | None, before: str | None,
-                         source: str | None) -> list[str]:
+    def filter_documents(
+        self, after: str | None, before: str | None, source: str | None
+    ) -> list[str]:
         """Ids of documents dated within [after, before] whose source or path contains
         `source` (case-insensitive). Undated documents fail any date bound."""
         sql, args = "SELECT doc_id FROM documents WHERE 1=1", []

@@ -50,11 +50,16 @@ class ChromaStore:
         for i in range(0, n, self.max_batch):
             yield slice(i, i + self.max_batch)
 
-    def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str],
-               metadatas: list[dict]) -> None:
+    def upsert(
+        self, ids: list[str], vectors: np.ndarray, texts: list[str], metadatas: list[dict]
+    ) -> None:
         for part in self._batches(len(ids)):
-            self.collection.upsert(ids=ids[part], embeddings=vectors[part],
-                                   documents=texts[part], metadatas=metadatas[part])
+            self.collection.upsert(
+                ids=ids[part],
+                embeddings=vectors[part],
+                documents=texts[part],
+                metadatas=metadatas[part],
+            )
 
     def update_metadata(self, ids: list[str], metadatas: list[dict]) -> None:
         for part in self._batches(len(ids)):
@@ -84,31 +89,37 @@ class ChromaStore:
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
 
-    def query(self, vector: np.ndarray, n: int, where: dict | None = None
-              ) -> list[tuple[StoredChunk, float]]:
+    def query(
+        self, vector: np.ndarray, n: int, where: dict | None = None
+    ) -> list[tuple[StoredChunk, float]]:
         """The `n` nearest chunks with their cosine similarity, best first."""
         total = self.count()
         if total == 0 or n <= 0:
             return []
         got = self.collection.query(
-            query_embeddings=[vector], n_results=min(n, total), where=where,
+            query_embeddings=[vector],
+            n_results=min(n, total),
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         return [
             (StoredChunk(cid, text, meta), 1.0 - float(dist))
-            for cid, text, meta, dist in zip(got["ids"][0], got["documents"][0],
-                                             got["metadatas"][0], got["distances"][0], strict=True)
+            for cid, text, meta, dist in zip(
+                got["ids"][0],
+                got["documents"][0],
+                got["metadatas"][0],
+                got["distances"][0],
+                strict=True,
+            )
         ]
 
     def iter_all(self, page: int = 5000) -> Iterator[StoredChunk]:
         """Every chunk (text and metadata, no vectors), a page at a time."""
         offset = 0
         while True:
-            got = self.collection.get(include=["documents", "metadatas"], limit=page,
-                                      offset=offset)
+            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
             if not got["ids"]:
                 return
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"],
-                                       strict=True):
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 yield StoredChunk(cid, text, meta)
             offset += len(got["ids"])

@@ -14,11 +14,38 @@ from functools import cache
 LANGUAGES = ("fr", "en")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Elided articles and pronouns: l’agent, d’espionnage, qu’il.
-_ELISIONS = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu".split())
+_ELISIONS = frozenset(
+    ["l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"]
+)
 # Question words say what is asked, not what it is about: out of queries in both languages.
 _QUESTION_WORDS = frozenset(
-    "why what who whom whose when where how which pourquoi quoi quel quelle quels quelles qui "
-    "quand ou comment combien lequel laquelle lesquels lesquelles est-ce".split()
+    [
+        "why",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "how",
+        "which",
+        "pourquoi",
+        "quoi",
+        "quel",
+        "quelle",
+        "quels",
+        "quelles",
+        "qui",
+        "quand",
+        "ou",
+        "comment",
+        "combien",
+        "lequel",
+        "laquelle",
+        "lesquels",
+        "lesquelles",
+        "est-ce",
+    ]
 )
 
 
@@ -53,7 +80,9 @@ def guess_language(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    # "œuvre" as typed "oeuvre": the ligatures have no decomposition to strip.
+    text = text.lower().replace("œ", "oe").replace("æ", "ae")
+    return _WORD.findall(text)
 
 
 def tokens(text: str, lang: str, stop: frozenset[str] | None = None) -> list[str]:

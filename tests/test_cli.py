@@ -14,14 +14,26 @@ import pytest
 from .conftest import CORPUS, ROOT, SAMPLE
 
 DOSSIER = str(Path(sys.executable).with_name("dossier"))
-PASSAGE_FIELDS = {"rank", "score", "chunk_id", "doc_id", "title", "date", "source", "path",
-                  "text", "start", "end"}
+PASSAGE_FIELDS = {
+    "rank",
+    "score",
+    "chunk_id",
+    "doc_id",
+    "title",
+    "date",
+    "source",
+    "path",
+    "text",
+    "start",
+    "end",
+}
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
-    return subprocess.run([DOSSIER, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [DOSSIER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -71,8 +83,7 @@ def test_failures_exit_1_with_the_file_named(workdir):
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["documents"] == 1
-    assert report["failed"] == [{"path": "corpus/bad.json",
-                                 "error": report["failed"][0]["error"]}]
+    assert report["failed"] == [{"path": "corpus/bad.json", "error": report["failed"][0]["error"]}]
     assert report["failed"][0]["error"].startswith("line 1: invalid JSON")
     assert (workdir / "elsewhere").is_dir()
 
@@ -88,8 +99,13 @@ def test_bad_settings_exit_2_naming_the_setting(tmp_path):
     (tmp_path / ".dossier").mkdir()
     result = run("search", "x", "--after", "19/09/2025", cwd=tmp_path)
     assert result.returncode == 2 and "--after" in result.stderr
-    env_result = subprocess.run([DOSSIER, "search", "x"], cwd=tmp_path, capture_output=True,
-                                text=True, env={**os.environ, "DOSSIER_TOP_K": "lots"})
+    env_result = subprocess.run(
+        [DOSSIER, "search", "x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOSSIER_TOP_K": "lots"},
+    )
     assert env_result.returncode == 2 and "DOSSIER_TOP_K" in env_result.stderr
 
 
@@ -98,7 +114,13 @@ def test_readme_settings_table_matches_the_code():
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for setting in SETTINGS:
-        row = next((line for line in readme.splitlines()
-                    if line.startswith("|") and f"`{setting.flag}`" in line), None)
+        row = next(
+            (
+                line
+                for line in readme.splitlines()
+                if line.startswith("|") and f"`{setting.flag}`" in line
+            ),
+            None,
+        )
         assert row, f"README's settings table lacks {setting.flag}"
         assert f"`{setting.env}`" in row and setting.shown_default in row

@@ -53,11 +53,6 @@ def test_impossible_calendar_date_is_refused(value):
     assert value in str(info.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: the DateError for an impossible date ('2025-02-30') says why it is wrong "
-    "but not how to write a date (no 'YYYY-MM-DD'), unlike the other DateError messages",
-    strict=True,
-)
 def test_impossible_date_message_says_how_to_write_it():
     with pytest.raises(DateError) as info:
         parse_date("2025-02-30")
@@ -153,22 +148,12 @@ def test_marker_with_impossible_date_leaves_text_unchanged():
     assert split_date_marker(text) == (None, text)
 
 
-@pytest.mark.xfail(
-    reason="BUG: DATE_MARKER's optional time part `(?:[T ][0-9:.+\\-Z]*)?` matches the space "
-    "after the date and then eats a leading 'Z' of the article's first word",
-    strict=True,
-)
 def test_inline_marker_keeps_a_first_word_starting_with_z():
     date, rest = split_date_marker("date 2025-09-19 Zelensky a rencontré Macron.")
     assert date == "2025-09-19"
     assert rest == "Zelensky a rencontré Macron."
 
 
-@pytest.mark.xfail(
-    reason="BUG: DATE_MARKER's optional time part `(?:[T ][0-9:.+\\-Z]*)?` matches the space "
-    "after the date and then eats the leading digits of the article's text",
-    strict=True,
-)
 def test_inline_marker_keeps_a_text_starting_with_a_number():
     date, rest = split_date_marker("date 2025-09-19 2 000 manifestants à Paris.")
     assert date == "2025-09-19"

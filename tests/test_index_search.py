@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import Index, IndexNotFoundError, ModelMismatchError
 from eval.matching import contains
+from index import Index, IndexNotFoundError, ModelMismatchError
 
 from .conftest import CORPUS, NEWS, SAMPLE
 
@@ -58,14 +58,17 @@ def test_touched_but_identical_file_is_not_reembedded(make_index, corpus_copy):
     assert again.embedded == 0 and again.unchanged == 1
 
 
-def test_changed_file_reembeds_only_new_chunks_without_duplicates(make_index, corpus_copy,
-                                                                   tmp_path):
+def test_changed_file_reembeds_only_new_chunks_without_duplicates(
+    make_index, corpus_copy, tmp_path
+):
     idx = make_index()
     first = idx.add([corpus_copy])
     path = corpus_copy / SAMPLE
-    path.write_text(path.read_text(encoding="utf-8") + "\n\nLe Quai d’Orsay a convoqué "
-                    "l’ambassadeur du Mali lundi pour exiger des explications sur la détention.\n",
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\n\nLe Quai d’Orsay a convoqué "
+        "l’ambassadeur du Mali lundi pour exiger des explications sur la détention.\n",
+        encoding="utf-8",
+    )
     second = idx.add([corpus_copy])
     assert second.indexed == 1
     assert 0 < second.embedded < first.chunks, "unchanged chunks must not be re-embedded"
@@ -101,8 +104,9 @@ def test_deleted_file_is_kept_until_prune(make_index, tmp_path):
 def test_bad_files_are_reported_and_the_rest_indexed(make_index, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
-    (folder / "good.txt").write_text("date 2025-01-02\nUn bon article sur la pêche "
-                                     "au thon en Bretagne.\n", encoding="utf-8")
+    (folder / "good.txt").write_text(
+        "date 2025-01-02\nUn bon article sur la pêche au thon en Bretagne.\n", encoding="utf-8"
+    )
     (folder / "empty.txt").write_bytes(b"")
     (folder / "blank.md").write_text("   \n\n\t  \n")
     (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
@@ -120,8 +124,15 @@ def test_bad_files_are_reported_and_the_rest_indexed(make_index, tmp_path):
     idx = make_index()
     report = idx.add([folder])
     failed = {f["path"].rsplit("/", 1)[-1]: f["error"] for f in report.failed}
-    assert set(failed) == {"empty.txt", "blank.md", "binary.txt", "broken.json", "notext.json",
-                           "feed.jsonl", "dangling.txt"}
+    assert set(failed) == {
+        "empty.txt",
+        "blank.md",
+        "binary.txt",
+        "broken.json",
+        "notext.json",
+        "feed.jsonl",
+        "dangling.txt",
+    }
     assert "empty" in failed["empty.txt"] and "whitespace" in failed["blank.md"]
     assert "binary" in failed["binary.txt"]
     assert "line 1: invalid JSON" in failed["broken.json"]
@@ -210,8 +221,22 @@ def test_question_with_nothing_relevant_gets_few_passages(news_index):
 
 # Questions from tests/data/news_questions.jsonl whose evidence must rank first: English and
 # French questions, about English and French articles (n01, n05, n09, n12 and n43 cross over).
-FIRST_RANK = ["n01", "n02", "n05", "n06", "n09", "n12", "n13", "n19", "n24", "n26", "n34",
-              "n37", "n43", "n47"]
+FIRST_RANK = [
+    "n01",
+    "n02",
+    "n05",
+    "n06",
+    "n09",
+    "n12",
+    "n13",
+    "n19",
+    "n24",
+    "n26",
+    "n34",
+    "n37",
+    "n43",
+    "n47",
+]
 
 
 @pytest.mark.parametrize("qid", FIRST_RANK)

@@ -78,11 +78,6 @@ def test_shipped_test_articles_all_load_with_date_and_title():
         assert not art.text.startswith("date"), f.name
 
 
-@pytest.mark.xfail(
-    reason="BUG: the inline date marker regex eats the leading 'Z' of the first word "
-    "(see test_dates.py::test_inline_marker_keeps_a_first_word_starting_with_z)",
-    strict=True,
-)
 def test_txt_inline_marker_before_word_starting_with_z_keeps_the_word(tmp_path):
     f = write(tmp_path / "z.txt", "date 2025-09-19 Zelensky a rencontré Macron à Paris.")
     art = only_article(f)
@@ -167,8 +162,17 @@ def test_html_keeps_the_article_and_drops_the_page_furniture(tmp_path):
     art = only_article(f)
     assert "Les conducteurs de tramway ont cessé le travail dès 4 h 30." in art.text
     assert "Seules trois rames sur dix circulaient sur la ligne T3." in art.text
-    for hidden in ("SCRIPTTEXT", "BODYSTYLE", "color: red", "HEADERTEXT", "NAVTEXT",
-                   "Accueil", "FOOTERTEXT", "Tous droits", "tracker"):
+    for hidden in (
+        "SCRIPTTEXT",
+        "BODYSTYLE",
+        "color: red",
+        "HEADERTEXT",
+        "NAVTEXT",
+        "Accueil",
+        "FOOTERTEXT",
+        "Tous droits",
+        "tracker",
+    ):
         assert hidden not in art.text, hidden
     # The two paragraphs stay separate paragraphs.
     assert "4 h 30.\n\nSeules" in art.text
@@ -188,16 +192,20 @@ def test_html_title_tag_when_no_og_title(tmp_path):
 
 
 def test_html_without_article_uses_the_body(tmp_path):
-    page = ("<html><head><title>T</title></head><body><nav>NAVTEXT</nav>"
-            "<main><p>Premier paragraphe.</p><p>Second paragraphe.</p></main>"
-            "<footer>FOOTERTEXT</footer></body></html>")
+    page = (
+        "<html><head><title>T</title></head><body><nav>NAVTEXT</nav>"
+        "<main><p>Premier paragraphe.</p><p>Second paragraphe.</p></main>"
+        "<footer>FOOTERTEXT</footer></body></html>"
+    )
     art = only_article(write(tmp_path / "p.html", page))
     assert art.text == "Premier paragraphe.\n\nSecond paragraphe."
 
 
 def test_html_with_only_script_and_style_is_refused(tmp_path):
-    page = ("<html><head><script>var a = 1;</script><style>p { margin: 0 }</style></head>"
-            "<body><script>track();</script><style>.x{}</style></body></html>")
+    page = (
+        "<html><head><script>var a = 1;</script><style>p { margin: 0 }</style></head>"
+        "<body><script>track();</script><style>.x{}</style></body></html>"
+    )
     f = write(tmp_path / "empty.html", page)
     with pytest.raises(LoadError) as info:
         load_file(f)
@@ -205,14 +213,11 @@ def test_html_with_only_script_and_style_is_refused(tmp_path):
     assert "no main text" in str(info.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a page without <body> (legal HTML5, and html.parser adds none) falls back to "
-    "the whole soup, so the <title> in <head> becomes the article text",
-    strict=True,
-)
 def test_html_without_body_does_not_index_the_head_title(tmp_path):
-    page = ("<!doctype html><html><head><title>Titre de la page</title>"
-            "<script>var a = 1;</script><style>p{}</style></head></html>")
+    page = (
+        "<!doctype html><html><head><title>Titre de la page</title>"
+        "<script>var a = 1;</script><style>p{}</style></head></html>"
+    )
     f = write(tmp_path / "headonly.html", page)
     with pytest.raises(LoadError):
         load_file(f)
@@ -222,15 +227,27 @@ def test_html_without_body_does_not_index_the_head_title(tmp_path):
 
 
 def test_json_single_object(tmp_path):
-    f = write(tmp_path / "one.json", json.dumps({
-        "title": "Grève à Lyon", "text": "Les trams sont à l’arrêt.",
-        "date": "2025-03-14T06:00:00Z", "source": "Le Progrès",
-    }, ensure_ascii=False))
+    f = write(
+        tmp_path / "one.json",
+        json.dumps(
+            {
+                "title": "Grève à Lyon",
+                "text": "Les trams sont à l’arrêt.",
+                "date": "2025-03-14T06:00:00Z",
+                "source": "Le Progrès",
+            },
+            ensure_ascii=False,
+        ),
+    )
     result = load_file(f)
     assert result.errors == [] and result.warnings == []
     (art,) = result.articles
     assert (art.title, art.text, art.date, art.source) == (
-        "Grève à Lyon", "Les trams sont à l’arrêt.", "2025-03-14", "Le Progrès")
+        "Grève à Lyon",
+        "Les trams sont à l’arrêt.",
+        "2025-03-14",
+        "Le Progrès",
+    )
 
 
 def test_json_list_of_objects(tmp_path):
@@ -241,7 +258,10 @@ def test_json_list_of_objects(tmp_path):
     ]
     result = load_file(write(tmp_path / "many.json", json.dumps(items)))
     assert [a.text for a in result.articles] == [
-        "Premier article.", "Deuxième article.", "Troisième article."]
+        "Premier article.",
+        "Deuxième article.",
+        "Troisième article.",
+    ]
     assert [a.title for a in result.articles] == ["A", "B", "C"]
     assert [a.date for a in result.articles] == ["2025-01-01", "2025-09-19", None]
     assert result.articles[2].source == "https://example.org/c"
@@ -338,8 +358,9 @@ def test_jsonl_with_only_bad_lines_is_refused_with_the_reasons(tmp_path):
 # --- files that yield nothing -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["empty.txt", "empty.md", "empty.html", "empty.json",
-                                  "empty.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["empty.txt", "empty.md", "empty.html", "empty.json", "empty.jsonl"]
+)
 def test_empty_file_is_refused_naming_it(tmp_path, name):
     f = write(tmp_path / name, b"")
     with pytest.raises(LoadError) as info:
@@ -399,9 +420,19 @@ def test_missing_file_is_a_load_error(tmp_path):
 
 
 def _tree(root: Path) -> None:
-    for rel in ("b.txt", "a.md", "sub/c.json", "sub/deeper/d.html", "sub/deeper/e.jsonl",
-                "image.png", "sub/notes.docx", ".hidden.txt", ".git/config.txt",
-                "sub/.cache/x.txt", ".dossier/index.json"):
+    for rel in (
+        "b.txt",
+        "a.md",
+        "sub/c.json",
+        "sub/deeper/d.html",
+        "sub/deeper/e.jsonl",
+        "image.png",
+        "sub/notes.docx",
+        ".hidden.txt",
+        ".git/config.txt",
+        "sub/.cache/x.txt",
+        ".dossier/index.json",
+    ):
         write(root / rel, "x")
 
 
