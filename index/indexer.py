@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .chunking import chunk_spans
 from .dates import date_to_int
 from .errors import LoadError
@@ -109,7 +111,7 @@ def _document(
             _Row(
                 _hash(doc_id, str(n), text)[:32],
                 text,
-                {**meta, "start": span.start, "end": span.end},
+                {**meta, "start": span.start, "end": span.end, "text_sha": _hash(text)[:24]},
             )
         )
     record = DocumentRecord(
@@ -157,7 +159,7 @@ def run_index(
         existing = idx.store.chunks_of_files([p.record.file for p in pending])
         new_rows = [r for p in pending for r in p.rows if r.chunk_id not in existing]
         if new_rows:
-            vectors = idx.embedder.embed([r.text for r in new_rows])
+            vectors = _vectors(idx, new_rows, report)
             mutate()
             idx.store.upsert(
                 [r.chunk_id for r in new_rows],
@@ -165,7 +167,6 @@ def run_index(
                 [r.text for r in new_rows],
                 [r.metadata for r in new_rows],
             )
-            report.embedded += len(new_rows)
         for plan in pending:
             _settle(idx, plan, existing, report, mutate)
         pending.clear()
@@ -198,6 +199,25 @@ def run_index(
     report.documents = idx.count_documents()
     report.chunks = idx.count_chunks()
     return report
+
+
+def _vectors(idx: Index, rows: list[_Row], report: IndexReport) -> np.ndarray:
+    """Vectors for `rows`: reused from any stored chunk with the same text (a moved or
+    copied file), the rest embedded, each distinct text once."""
+    shas = sorted({r.metadata["text_sha"] for r in rows})
+    known: dict[str, np.ndarray] = {}
+    for part in range(0, len(shas), idx.store.max_batch):
+        got = idx.store.collection.get(
+            where={"text_sha": {"$in": shas[part : part + idx.store.max_batch]}},
+            include=["embeddings", "metadatas"],
+        )
+        for vector, meta in zip(got["embeddings"], got["metadatas"], strict=True):
+            known[meta["text_sha"]] = np.asarray(vector, dtype=np.float32)
+    todo = {r.metadata["text_sha"]: r.text for r in rows if r.metadata["text_sha"] not in known}
+    if todo:
+        known.update(zip(todo, idx.embedder.embed(list(todo.values())), strict=True))
+        report.embedded += len(todo)
+    return np.stack([known[r.metadata["text_sha"]] for r in rows])
 
 
 def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan | None:

@@ -245,3 +245,30 @@ def test_known_relevant_passage_ranks_first(news_index, questions, qid):
     top = news_index.search(question["question"], k=5)[0]
     assert top.path.endswith(question["sources"][0])
     assert any(contains(top.text, e) for e in question["evidence"]), top.text
+
+
+def test_moved_file_reuses_its_vectors(make_index, tmp_path):
+    import shutil
+
+    source = tmp_path / "a"
+    shutil.copytree(CORPUS, source)
+    idx = make_index()
+    first = idx.add([source])
+    moved = tmp_path / "b"
+    source.rename(moved)
+    report = idx.add([moved], prune=True)
+    assert report.embedded == 0, "same texts under a new name need no new embeddings"
+    assert (report.indexed, report.removed, report.documents) == (1, 1, 1)
+    assert report.chunks == first.chunks
+    top = idx.search(AGENT_QUESTION, k=1)[0]
+    assert top.path.endswith(f"b/{SAMPLE}") and "espionnage" in top.text
+
+
+def test_duplicate_articles_are_embedded_once(make_index, tmp_path):
+    folder = tmp_path / "dupes"
+    folder.mkdir()
+    for name in ("one.txt", "two.txt"):
+        (folder / name).write_bytes((CORPUS / SAMPLE).read_bytes())
+    report = make_index().add([folder])
+    assert report.documents == 2
+    assert report.embedded == report.chunks // 2
