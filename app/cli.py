@@ -26,7 +26,7 @@ app = typer.Typer(
 IndexDir = Annotated[
     str | None,
     typer.Option(
-        "--index-dir", help=f"Index directory [env {BY_NAME['index_dir'].env}; default .dossier]."
+        "--index-dir", help=f"Index directory (env {BY_NAME['index_dir'].env}; default .dossier)."
     ),
 ]
 EmbedModel = Annotated[
@@ -34,7 +34,7 @@ EmbedModel = Annotated[
     typer.Option(
         "--embed-model",
         help="Embedding model: a sentence-transformers name or folder "
-        f"[env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2].",
+        f"(env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2).",
     ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -61,7 +61,9 @@ def _open_index(settings: dict, create: bool):
 
 @app.command("index")
 def index_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders of articles.", metavar="PATH...")
+    ],
     prune: Annotated[
         bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")
     ] = False,
@@ -134,9 +136,12 @@ def _print_report(report, index_dir: str) -> None:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for, in French or English.")],
+    query: Annotated[
+        str, typer.Argument(help="What to look for, in French or English.", metavar="QUERY")
+    ],
     k: Annotated[
-        int | None, typer.Option("--k", help="Passages to return [env DOSSIER_TOP_K; default 5].")
+        int | None,
+        typer.Option("--k", min=1, help="Passages to return (env DOSSIER_TOP_K; default 5)."),
     ] = None,
     after: Annotated[
         str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")
@@ -155,6 +160,7 @@ def search(
     try:
         settings = resolve({"index_dir": index_dir, "embed_model": embed_model, "top_k": k})
         parse_bound(after, "after"), parse_bound(before, "before")
+        empty = "No passage is relevant enough to this question."
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
@@ -164,6 +170,15 @@ def search(
             passages = idx.search(
                 query, settings["top_k"], after=after, before=before, source=source
             )
+            filtered = after or before or source
+            if (
+                not passages
+                and filtered
+                and not idx.manifest.filter_documents(
+                    parse_bound(after, "after"), parse_bound(before, "before"), source
+                )
+            ):
+                empty = "No article matches --after/--before/--source."
     except DossierError as exc:
         _fail(str(exc))
     if json_out:
@@ -173,15 +188,15 @@ def search(
             )
         )
         return
-    _print_passages(passages)
+    _print_passages(passages, empty)
 
 
-def _print_passages(passages) -> None:
+def _print_passages(passages, empty: str) -> None:
     from rich.markup import escape
 
     out = _console()
     if not passages:
-        out.print("No passage is relevant enough to this question.")
+        out.print(empty)
         return
     for p in passages:
         out.print(
@@ -189,7 +204,8 @@ def _print_passages(passages) -> None:
             f"[cyan]{escape(p.path)}[/] chars {p.start}–{p.end}"
         )
         out.print(f"    [bold]{escape(p.title)}[/]")
-        out.print("    " + escape(" ".join(p.text.split())), end="\n\n")
+        paragraphs = (" ".join(part.split()) for part in p.text.split("\n\n"))
+        out.print("    " + "\n    ".join(escape(part) for part in paragraphs if part), end="\n\n")
 
 
 def main() -> None:

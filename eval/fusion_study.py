@@ -62,6 +62,12 @@ def run(questions: list[dict], sizes: list[int], embedder) -> dict:
             ) as idx,
         ):
             idx.add([ROOT / "tests/data/news", ROOT / "corpus"])
+            counts = embedder.token_counts([c.text for c in idx.store.iter_all()])
+            over = sum(1 for n in counts if n > embedder.max_tokens) / len(counts)
+            print(
+                f"size {size}: {len(counts)} chunks, {over:.0%} longer than the model's "
+                f"{embedder.max_tokens}-token window"
+            )
             for fusion in METHODS:
                 idx.fusion = fusion
                 rows = []
@@ -92,7 +98,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     results = run(questions, sizes, embedder)
     print(
-        f"{'size':>5} {'method':<14} {'split':<5} {'n':>3} {'mrr@10':>7} {'hit@1':>6} "
+        f"{'size':>5} {'method':<20} {'split':<5} {'n':>3} {'mrr@10':>7} {'hit@1':>6} "
         f"{'hit@5':>6}  {'cross mrr':>9}  {'unans. passages':>15}"
     )
     for (size, label), rows in results.items():
@@ -103,7 +109,7 @@ def main() -> None:
             cross = [r for r in ans if _cross(r["q"])]
             s, c = score([r["rank"] for r in ans]), score([r["rank"] for r in cross])
             print(
-                f"{size:>5} {label:<14} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
+                f"{size:>5} {label:<20} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
                 f"{s['hit@1']:>6} {s['hit@5']:>6}  {c['mrr@10']:>9}  "
                 f"{statistics.mean(r['count'] for r in unans):>15.1f}"
             )

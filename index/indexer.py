@@ -28,6 +28,7 @@ from .types import Article
 if TYPE_CHECKING:
     from .core import Index
 
+EMBED_SLICE = 256  # texts per encode call: sorted by length inside, progress shown between
 FLUSH_CHUNKS = 512  # chunks embedded per store write: bounds memory, amortises Chroma calls
 _OPENING = 80
 
@@ -152,6 +153,11 @@ def run_index(
     pending: list[_Plan] = []
     queued = 0
 
+    bar = tqdm(total=len(files), unit="file", disable=not progress, desc="indexing", leave=False)
+
+    def tick() -> None:
+        bar.set_postfix_str(f"{report.embedded} chunks embedded", refresh=True)
+
     def flush() -> None:
         nonlocal queued
         if not pending:
@@ -159,7 +165,7 @@ def run_index(
         existing = idx.store.chunks_of_files([p.record.file for p in pending])
         new_rows = [r for p in pending for r in p.rows if r.chunk_id not in existing]
         if new_rows:
-            vectors = _vectors(idx, new_rows, report)
+            vectors = _vectors(idx, new_rows, report, tick)
             mutate()
             idx.store.upsert(
                 [r.chunk_id for r in new_rows],
@@ -172,8 +178,8 @@ def run_index(
         pending.clear()
         queued = 0
 
-    bar = tqdm(files, unit="file", disable=not progress, desc="indexing", leave=False)
-    for path, supported in bar:
+    for path, supported in files:
+        bar.update()
         shown = display_path(path)
         if not supported:
             report.skipped += 1
@@ -193,6 +199,7 @@ def run_index(
             if queued >= idx.flush_chunks:
                 flush()
     flush()
+    bar.close()
     _vanished(idx, report, prune, mutate)
     if state["generation"] is not None or idx.manifest.generation() == 0:
         idx.rebuild_keyword(state["generation"] or idx.manifest.generation())
@@ -201,7 +208,7 @@ def run_index(
     return report
 
 
-def _vectors(idx: Index, rows: list[_Row], report: IndexReport) -> np.ndarray:
+def _vectors(idx: Index, rows: list[_Row], report: IndexReport, tick) -> np.ndarray:
     """Vectors for `rows`: reused from any stored chunk with the same text (a moved or
     copied file), the rest embedded, each distinct text once."""
     shas = sorted({r.metadata["text_sha"] for r in rows})
@@ -214,9 +221,12 @@ def _vectors(idx: Index, rows: list[_Row], report: IndexReport) -> np.ndarray:
         for vector, meta in zip(got["embeddings"], got["metadatas"], strict=True):
             known[meta["text_sha"]] = np.asarray(vector, dtype=np.float32)
     todo = {r.metadata["text_sha"]: r.text for r in rows if r.metadata["text_sha"] not in known}
-    if todo:
-        known.update(zip(todo, idx.embedder.embed(list(todo.values())), strict=True))
-        report.embedded += len(todo)
+    shas, texts = list(todo), list(todo.values())
+    for i in range(0, len(texts), EMBED_SLICE):
+        vectors = idx.embedder.embed(texts[i : i + EMBED_SLICE])
+        known.update(zip(shas[i : i + EMBED_SLICE], vectors, strict=True))
+        report.embedded += len(vectors)
+        tick()
     return np.stack([known[r.metadata["text_sha"]] for r in rows])
 
 
