@@ -2,7 +2,8 @@
 
     python -m eval.bench_ingest [--copies 500]
 
-Builds a corpus of the sample article repeated (`--copies` files, 4 chunks each), then
+Builds a corpus of the sample article repeated (`--copies` files, 4 chunks each, every
+sentence numbered so that no chunk text repeats), then
 measures in one process, with the model already loaded for both:
   - dossier: `Index.add` on the folder (loading, chunking, embedding, Chroma, keyword index);
   - floor: `SentenceTransformer.encode` of the same chunk texts in the same batch size, run
@@ -16,7 +17,7 @@ import argparse
 import json
 import os
 import platform
-import shutil
+import re
 import tempfile
 import time
 from importlib.metadata import version
@@ -51,8 +52,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
+        text = SAMPLE.read_text(encoding="utf-8")
         for i in range(args.copies):
-            shutil.copy(SAMPLE, corpus / f"copy-{i:05d}.txt")
+            # Number every sentence so that no two copies share a chunk (dossier would reuse
+            # the vectors of identical chunks and embed nothing).
+            unique = re.sub(r"\.(\s)", rf" ({i}).\1", text)
+            (corpus / f"copy-{i:05d}.txt").write_text(unique, encoding="utf-8")
         texts = _chunk_texts(corpus)
         start = time.perf_counter()
         embedder.model.encode(texts, batch_size=DEFAULT_BATCH, normalize_embeddings=True)

@@ -180,15 +180,9 @@ class Index:
         chunks: dict[str, StoredChunk] = {c.chunk_id: c for c, _ in dense}
         sims = {c.chunk_id: s for c, s in dense}
         missing = [cid for cid, _ in kw_top if cid not in sims]
-        if missing:
-            got = self.store.collection.get(
-                ids=missing, include=["embeddings", "documents", "metadatas"]
-            )
-            for cid, emb, text, meta in zip(
-                got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True
-            ):
-                sims[cid] = float(np.dot(np.asarray(emb, dtype=np.float32), vector))
-                chunks[cid] = StoredChunk(cid, text, meta)
+        for chunk, stored in self.store.get_with_vectors(missing):
+            sims[chunk.chunk_id] = float(np.dot(stored, vector))
+            chunks[chunk.chunk_id] = chunk
         candidates = [
             Candidate(
                 cid,

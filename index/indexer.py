@@ -211,17 +211,12 @@ def run_index(
 def _vectors(idx: Index, rows: list[_Row], report: IndexReport, tick) -> np.ndarray:
     """Vectors for `rows`: reused from any stored chunk with the same text (a moved or
     copied file), the rest embedded, each distinct text once."""
-    shas = sorted({r.metadata["text_sha"] for r in rows})
-    known: dict[str, np.ndarray] = {}
-    for part in range(0, len(shas), idx.store.max_batch):
-        got = idx.store.collection.get(
-            where={"text_sha": {"$in": shas[part : part + idx.store.max_batch]}},
-            include=["embeddings", "metadatas"],
-        )
-        for vector, meta in zip(got["embeddings"], got["metadatas"], strict=True):
-            known[meta["text_sha"]] = np.asarray(vector, dtype=np.float32)
+    known = idx.store.vectors_by_text(sorted({r.metadata["text_sha"] for r in rows}))
     todo = {r.metadata["text_sha"]: r.text for r in rows if r.metadata["text_sha"] not in known}
-    shas, texts = list(todo), list(todo.values())
+    # Longest first, so each encode call pads within texts of similar length (as one
+    # sentence-transformers call over everything would) while progress shows between calls.
+    shas = sorted(todo, key=lambda sha: -len(todo[sha]))
+    texts = [todo[sha] for sha in shas]
     for i in range(0, len(texts), EMBED_SLICE):
         vectors = idx.embedder.embed(texts[i : i + EMBED_SLICE])
         known.update(zip(shas[i : i + EMBED_SLICE], vectors, strict=True))

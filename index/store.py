@@ -80,14 +80,28 @@ class ChromaStore:
         got = self.collection.get(where={"file": {"$in": files}}, include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"], strict=True))
 
-    def get(self, ids: list[str]) -> dict[str, StoredChunk]:
+    def get_with_vectors(self, ids: list[str]) -> list[tuple[StoredChunk, np.ndarray]]:
+        """The chunks `ids` (those that exist) with their stored vectors."""
         if not ids:
-            return {}
-        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
-        return {
-            cid: StoredChunk(cid, text, meta)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
+            return []
+        got = self.collection.get(ids=ids, include=["embeddings", "documents", "metadatas"])
+        return [
+            (StoredChunk(cid, text, meta), np.asarray(vector, dtype=np.float32))
+            for cid, vector, text, meta in zip(
+                got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True
+            )
+        ]
+
+    def vectors_by_text(self, text_shas: list[str]) -> dict[str, np.ndarray]:
+        """A stored vector for each chunk text hash (`text_sha` metadata) already indexed."""
+        found: dict[str, np.ndarray] = {}
+        for part in self._batches(len(text_shas)):
+            got = self.collection.get(
+                where={"text_sha": {"$in": text_shas[part]}}, include=["embeddings", "metadatas"]
+            )
+            for vector, meta in zip(got["embeddings"], got["metadatas"], strict=True):
+                found[meta["text_sha"]] = np.asarray(vector, dtype=np.float32)
+        return found
 
     def query(
         self, vector: np.ndarray, n: int, where: dict | None = None

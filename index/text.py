@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 LANGUAGES = ("fr", "en")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -64,6 +64,7 @@ def _stemmer(lang: str):
     return Stemmer.Stemmer("french" if lang == "fr" else "english")
 
 
+@lru_cache(maxsize=200_000)
 def unaccent(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
