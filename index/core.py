@@ -3,6 +3,7 @@ for adding files. This is the entry point other apps import."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +124,8 @@ class Index:
             texts.append(chunk.text)
             langs.append(chunk.metadata.get("lang", "en"))
         keyword = KeywordIndex.build(ids, docs, texts, langs)
-        keyword.save(self.dir, generation)
+        with contextlib.suppress(OSError):  # a read-only index still searches
+            keyword.save(self.dir, generation)
         self._keyword, self._keyword_generation = keyword, generation
         return keyword
 

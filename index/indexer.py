@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,18 +49,7 @@ class IndexReport:
     missing: list[str] = field(default_factory=list)  # indexed files gone from disk (no --prune)
 
     def to_dict(self) -> dict:
-        return {
-            "indexed": self.indexed,
-            "skipped": self.skipped,
-            "removed": self.removed,
-            "failed": self.failed,
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "unchanged": self.unchanged,
-            "embedded": self.embedded,
-            "notes": self.notes,
-            "missing": self.missing,
-        }
+        return asdict(self)
 
 
 @dataclass
