@@ -124,3 +124,53 @@ def test_readme_settings_table_matches_the_code():
         )
         assert row, f"README's settings table lacks {setting.flag}"
         assert f"`{setting.env}`" in row and setting.shown_default in row
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ctrl_c_during_indexing_then_rerun_equals_a_clean_build(tmp_path, embedder):
+    """A real SIGINT to `dossier index` mid-run; the next run completes it without
+    duplicates (whenever the signal lands: loading the model, embedding or writing)."""
+    import signal
+    import time
+
+    from index import Index
+
+    from .conftest import NEWS
+
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    for copy in range(5):  # about 300 chunks: some 20 s of embedding after the model loads
+        for path in sorted(NEWS.glob("*.txt")):
+            text = path.read_text(encoding="utf-8").replace(".", f" ({copy}).")
+            (corpus / f"{copy}-{path.name}").write_text(text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    proc = subprocess.Popen(
+        [DOSSIER, "index", "articles"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / ".dossier" / "chroma").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(12)  # into the embedding of the first files
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, f"the run was not interrupted mid-way: {err}"
+    assert "run the same command again" in err.lower()
+
+    rerun = run("index", "articles", "--json", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["embedded"] > 0, "the rerun finishes the interrupted work"
+    with (
+        Index(tmp_path / ".dossier", embedder=embedder) as resumed,
+        Index(tmp_path / "clean", embedder=embedder) as clean,
+    ):
+        clean.add([corpus])
+        ids = sorted(c.chunk_id for c in resumed.store.iter_all())
+        assert ids == sorted(c.chunk_id for c in clean.store.iter_all())
+        assert sorted(resumed.keyword.ids) == ids
+        assert resumed.count_documents() == clean.count_documents() == 70
