@@ -182,6 +182,18 @@ def _pieces(text: str, span: Span, size: int) -> list[Span]:
     return out
 
 
+def _is_heading(text: str, unit: Span) -> bool:
+    """A short line of its own with no closing punctuation, like "Mesures de rétorsion"."""
+    line = text[unit.start : unit.end]
+    before = text[max(0, unit.start - 2) : unit.start]
+    return (
+        len(line) <= 120
+        and "\n" not in line
+        and line[-1] not in '.!?…:;,»”"’)'
+        and (unit.start == 0 or before.endswith("\n"))
+    )
+
+
 def chunk_spans(text: str, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP) -> list[Span]:
     """Group sentences into chunks of at most `size` characters (a longer sentence is cut).
 
@@ -199,6 +211,8 @@ def chunk_spans(text: str, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVER
         j = i + 1
         while j < len(units) and units[j].end - units[i].start <= size:
             j += 1
+        if j < len(units) and j - 1 > i and _is_heading(text, units[j - 1]):
+            j -= 1  # a subheading opens the next chunk rather than closing this one
         chunks.append(Span(units[i].start, units[j - 1].end))
         if j >= len(units):
             break

@@ -43,7 +43,7 @@ class Fusion:
 
     Defaults measured with eval/fusion_study.py on 800-character chunks: the weighted fusion
     with w = 0.7 had the best MRR@10 on the dev questions (0.739; dense alone 0.582, keyword
-    alone 0.587). The floor keeps a passage when its cosine similarity is at least 0.2 or it
+    alone 0.580). The floor keeps a passage when its cosine similarity is at least 0.2 or it
     holds at least half the question's content words; among the floors tried it gave the
     best dev MRR@10 (0.778) and cut the passages returned for unanswerable questions from 5
     to 2.4 on average. Held-out figures are in the README.

@@ -310,3 +310,14 @@ def test_property_sentences_are_ordered_trimmed_and_cover_the_text(text):
         assert piece and piece.strip() == piece
         covered.update(range(s.start, s.end))
     assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
+
+
+def test_a_subheading_opens_the_next_chunk_instead_of_closing_one():
+    from index.loaders import load_text
+
+    from .conftest import CORPUS, SAMPLE
+
+    text = load_text("x", (CORPUS / SAMPLE).read_text(encoding="utf-8")).articles[0].text
+    chunks = [text[s.start : s.end] for s in chunk_spans(text)]
+    assert not any(c.endswith("Mesures de rétorsion") for c in chunks)
+    assert any("Mesures de rétorsion\n\nEn réaction" in c for c in chunks)
