@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 
 from index.dates import parse_bound
-from index.errors import ConfigError, DossierError
+from index.errors import DossierError
 
 from .settings import BY_NAME, resolve
 
@@ -43,7 +44,8 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr)
+    # No emoji codes: ":warning:" in an article must print as written.
+    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=not stderr)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -53,10 +55,15 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _open_index(settings: dict, create: bool):
+def _open_index(settings: dict, create: bool, embedder=None):
     from index.core import Index
 
-    return Index(settings["index_dir"], embed_model=settings["embed_model"], create=create)
+    return Index(
+        settings["index_dir"],
+        embed_model=settings["embed_model"],
+        embedder=embedder,
+        create=create,
+    )
 
 
 @app.command("index")
@@ -76,16 +83,23 @@ def index_cmd(
     embed_model: EmbedModel = None,
 ) -> None:
     """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded."""
+    settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
         settings = resolve({"index_dir": index_dir, "embed_model": embed_model})
+        embedder = None
         if rebuild:
+            from index.embeddings import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder(settings["embed_model"])  # fails before wiping
             _wipe(Path(settings["index_dir"]))
-        with _open_index(settings, create=True) as idx:
+        with _open_index(settings, create=True, embedder=embedder) as idx:
             report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:
         _fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        _fail(_storage_error(settings["index_dir"], exc))
     if json_out:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -93,10 +107,17 @@ def index_cmd(
     raise typer.Exit(1 if report.failed else 0)
 
 
+def _storage_error(index_dir: str, exc: Exception) -> str:
+    return (
+        f"cannot use the index directory {index_dir}/ ({exc.__class__.__name__}: {exc}); "
+        "check that it is a writable folder, or choose another with --index-dir."
+    )
+
+
 def _wipe(index_dir: Path) -> None:
     """Remove what dossier keeps in an index directory, and nothing else."""
-    if not index_dir.exists():
-        return
+    if not (index_dir / "manifest.sqlite3").exists():
+        return  # not a dossier index (or an empty one): leave whatever is there alone
     for name in (
         "chroma",
         "manifest.sqlite3",
@@ -157,6 +178,7 @@ def search(
     embed_model: EmbedModel = None,
 ) -> None:
     """Search the index: the passages that best match QUERY, best first."""
+    settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
         settings = resolve({"index_dir": index_dir, "embed_model": embed_model, "top_k": k})
         parse_bound(after, "after"), parse_bound(before, "before")
@@ -170,17 +192,15 @@ def search(
             passages = idx.search(
                 query, settings["top_k"], after=after, before=before, source=source
             )
-            filtered = after or before or source
             if (
                 not passages
-                and filtered
-                and not idx.manifest.filter_documents(
-                    parse_bound(after, "after"), parse_bound(before, "before"), source
-                )
+                and idx.documents_matching(after=after, before=before, source=source) == set()
             ):
                 empty = "No article matches --after/--before/--source."
     except DossierError as exc:
         _fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        _fail(_storage_error(settings["index_dir"], exc))
     if json_out:
         print(
             json.dumps(
@@ -209,11 +229,7 @@ def _print_passages(passages, empty: str) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except ConfigError as exc:  # raised while resolving settings outside a command's try
-        _console(stderr=True).print(f"error: {exc}")
-        sys.exit(2)
+    app()
 
 
 if __name__ == "__main__":

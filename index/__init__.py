@@ -12,12 +12,11 @@ from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from .errors import ConfigError, DossierError, IndexNotFoundError, LoadError, ModelMismatchError
 from .fusion import Fusion, FusionMethod
 from .indexer import IndexReport
-from .types import Article, Chunk, Passage
+from .types import Article, Passage
 
 __all__ = [
     "DEFAULT_MODEL",
     "Article",
-    "Chunk",
     "ConfigError",
     "DossierError",
     "Embedder",

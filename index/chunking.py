@@ -105,8 +105,47 @@ ABBREVIATIONS = frozenset(
     ]
 )
 
+# Abbreviations that are also everyday words ("me", "no", "art"): an abbreviation only when
+# capitalised, as civilities, numbers and months are.
+SHARED_WITH_WORDS = frozenset(
+    [
+        "me",
+        "no",
+        "nos",
+        "art",
+        "ex",
+        "rep",
+        "co",
+        "ed",
+        "ca",
+        "ch",
+        "al",
+        "fr",
+        "gen",
+        "col",
+        "hon",
+        "rev",
+        "sen",
+        "fig",
+        "vol",
+        "st",
+        "av",
+        "mar",
+        "jan",
+        "feb",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "oct",
+        "nov",
+        "dec",
+    ]
+)
+
 _END = re.compile(
-    r"""(?:[.!?…]+|\.\.\.)           # the stop
+    r"""[.!?…]+                      # the stop
         (?:[\u00a0\u202f ]?[»”"’)\]])*  # closing quotes or brackets after it
         (?=\s)""",
     re.VERBOSE,
@@ -130,7 +169,10 @@ def _is_abbreviation(text: str, stop: int) -> bool:
         return True  # an initial: "J. Smith"
     if "." in word:
         return True  # dotted acronym or abbreviation: "U.S.", "p.ex."
-    return word.lower() in ABBREVIATIONS
+    lower = word.lower()
+    if lower in SHARED_WITH_WORDS:
+        return word[0].isupper()  # "Me Dupont", "No. 5", but "he told me." ends a sentence
+    return lower in ABBREVIATIONS
 
 
 def _trimmed(text: str, start: int, end: int) -> Span | None:
@@ -139,6 +181,15 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     while end > start and text[end - 1].isspace():
         end -= 1
     return Span(start, end) if end > start else None
+
+
+def _hard_wrapped(text: str) -> bool:
+    """Is the text wrapped at a fixed width (wire copy, e-mail)? Then there are several lines
+    that run on into another line, and most of them are nearly as long as the longest; in
+    unwrapped text only headings run on, and there are few of them."""
+    lines = text.split("\n")
+    inner = [len(a) for a, b in pairwise(lines) if a.strip() and b.strip()]
+    return len(inner) >= 3 and sum(n >= 0.6 * max(inner) for n in inner) >= 0.6 * len(inner)
 
 
 def split_sentences(text: str) -> list[Span]:
@@ -158,9 +209,19 @@ def split_sentences(text: str) -> list[Span]:
         if bare_stop and _is_abbreviation(text, match.start()):
             continue
         cuts.add(after)
-    # Headings and list items: a single line break after a line with no final punctuation.
-    for match in re.finditer(r"[^\s.!?…:;,»”\"’)]\n(?=\S)", text):
-        cuts.add(match.start() + 1)
+    # A heading on a line of its own, opening a paragraph, with the text on the next line
+    # ("Mesures de rétorsion\nEn réaction, ..."). Hard-wrapped lines are not cut: they do not
+    # stand after a blank line, or the next line goes on in lower case.
+    headings = (
+        ()
+        if _hard_wrapped(text)
+        else re.finditer(r"(?:\A|\n[ \t]*\n)([^\n]{1,120})\n(?=[ \t]*[^\W\d_])", text)
+    )
+    for match in headings:
+        line = match.group(1).rstrip()
+        following = text[match.end() :].lstrip(" \t")[:1]
+        if line and line[-1] not in '.!?…:;,»”"’)' and following.isupper():
+            cuts.add(match.end(1))
     points = sorted(cuts)
     spans = [_trimmed(text, a, b) for a, b in pairwise(points)]
     return [s for s in spans if s]

@@ -3,13 +3,12 @@ for adding files. This is the entry point other apps import."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
 from .chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
-from .dates import parse_bound
+from .dates import date_to_int, parse_bound
 from .embeddings import (
     DEFAULT_MODEL,
     Embedder,
@@ -65,6 +64,7 @@ class Index:
         self._embedder = embedder
         self._checked = False
         self._keyword: KeywordIndex | None = None
+        self._keyword_generation = -1
         self.flush_chunks = FLUSH_CHUNKS
 
     def close(self) -> None:
@@ -107,16 +107,16 @@ class Index:
     # -- keyword side -----------------------------------------------------------------------
     @property
     def keyword(self) -> KeywordIndex:
-        """The keyword index matching the store; loaded once, rebuilt only if stale."""
+        """The keyword index matching the store: loaded once; rebuilt in memory if stale."""
         generation = self.manifest.generation()
         if self._keyword is None or self._keyword_generation != generation:
-            self._keyword = KeywordIndex.load(self.dir, generation)
-            if self._keyword is None:
-                self._keyword = self.rebuild_keyword(generation)
+            keyword = KeywordIndex.load(self.dir, generation)
+            self._keyword = keyword or self.rebuild_keyword(generation, save=False)
             self._keyword_generation = generation
         return self._keyword
 
-    def rebuild_keyword(self, generation: int) -> KeywordIndex:
+    def rebuild_keyword(self, generation: int, *, save: bool) -> KeywordIndex:
+        """Build the keyword index from every chunk in the store; writers `save` it."""
         ids, docs, texts, langs = [], [], [], []
         for chunk in self.store.iter_all():
             ids.append(chunk.chunk_id)
@@ -124,7 +124,7 @@ class Index:
             texts.append(chunk.text)
             langs.append(chunk.metadata.get("lang", "en"))
         keyword = KeywordIndex.build(ids, docs, texts, langs)
-        with contextlib.suppress(OSError):  # a read-only index still searches
+        if save:
             keyword.save(self.dir, generation)
         self._keyword, self._keyword_generation = keyword, generation
         return keyword
@@ -147,6 +147,15 @@ class Index:
         doc = self.manifest.document(doc_id)
         return doc.text if doc else None
 
+    def documents_matching(
+        self, *, after: str | None = None, before: str | None = None, source: str | None = None
+    ) -> set[str] | None:
+        """Ids of the documents the filters keep (see `search`); None when there are none."""
+        after, before = parse_bound(after, "after"), parse_bound(before, "before")
+        if not (after or before or source):
+            return None
+        return set(self.manifest.filter_documents(after, before, source))
+
     # -- search -----------------------------------------------------------------------------
     def search(
         self,
@@ -167,15 +176,12 @@ class Index:
         after, before = parse_bound(after, "after"), parse_bound(before, "before")
         if not query.strip() or self.store.count() == 0:
             return []
-        docs = None
-        if after or before or source:
-            docs = set(self.manifest.filter_documents(after, before, source))
-            if not docs:
-                return []
+        docs = self.documents_matching(after=after, before=before, source=source)
+        if docs is not None and not docs:
+            return []
         vector = self.embedder.embed([query])[0]
         n = max(CANDIDATES, 4 * k)
-        where = {"doc_id": {"$in": sorted(docs)}} if docs is not None else None
-        dense = self.store.query(vector, n, where)
+        dense = self.store.query(vector, n, _where(after, before, docs if source else None))
         keyword = self.keyword
         kw_scores = keyword.scores(query)
         kw_top = keyword.top(kw_scores, n, docs)
@@ -225,3 +231,17 @@ def _passage(rank: int, score: float, chunk: StoredChunk) -> Passage:
         start=int(meta["start"]),
         end=int(meta["end"]),
     )
+
+
+def _where(after: str | None, before: str | None, docs: set[str] | None) -> dict | None:
+    """The vector store's filter: dates as numbers (YYYYMMDD), sources as document ids."""
+    terms: list[dict] = []
+    if after:
+        terms.append({"date_int": {"$gte": date_to_int(after)}})
+    if before:
+        terms.append({"date_int": {"$lte": date_to_int(before)}})
+    if docs is not None:
+        terms.append({"doc_id": {"$in": sorted(docs)}})
+    if len(terms) > 1:
+        return {"$and": terms}
+    return terms[0] if terms else None

@@ -65,16 +65,16 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             except UnicodeDecodeError as exc:
                 raise BinaryContentError(f"starts with a {name} BOM but is not {name}") from exc
             break
+    if text is None and b"\x00" in data:
+        # Before UTF-8: ASCII-only UTF-16 is also valid UTF-8, with a NUL every other byte.
+        text, encoding = _utf16_without_bom(data), "utf-16 (no BOM)"
+        if text is None:
+            raise BinaryContentError("binary file (contains NUL bytes), not text")
     if text is None:
         try:
             text, encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            text = _utf16_without_bom(data)
-            encoding = "utf-16 (no BOM)"
-            if text is None:
-                if b"\x00" in data:
-                    raise BinaryContentError("binary file (contains NUL bytes), not text") from None
-                text, encoding = _cp1252(data), "cp1252"
+            text, encoding = _cp1252(data), "cp1252"
     if "\x00" in text:
         raise BinaryContentError("binary file (contains NUL bytes), not text")
     controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\n\r\f\v")

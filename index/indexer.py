@@ -20,6 +20,7 @@ import numpy as np
 from .chunking import chunk_spans
 from .dates import date_to_int
 from .errors import LoadError
+from .keyword import KeywordIndex
 from .loaders import LOADERS, discover, load_bytes
 from .manifest import DocumentRecord, FileRecord
 from .text import guess_language
@@ -28,8 +29,12 @@ from .types import Article
 if TYPE_CHECKING:
     from .core import Index
 
+# Bumped whenever loaders or chunking change what a file yields: every file is then re-planned.
+CHUNKING_VERSION = "chunks-2"
 EMBED_SLICE = 256  # texts per encode call: sorted by length inside, progress shown between
-FLUSH_CHUNKS = 512  # chunks embedded per store write: bounds memory, amortises Chroma calls
+# Chunks per store write: bounds memory, and what a Ctrl-C can lose (about 15 s of embedding
+# on 2 cores); large enough that Chroma's per-call cost is amortised.
+FLUSH_CHUNKS = 256
 _OPENING = 80
 
 
@@ -126,75 +131,150 @@ def _opening(text: str) -> str:
 def run_index(
     idx: Index, paths: list[Path], *, prune: bool = False, progress: bool = False
 ) -> IndexReport:
-    from tqdm import tqdm
-
-    report = IndexReport()
-    state = {"generation": None}
-
-    def mutate() -> None:
-        if state["generation"] is None:
-            state["generation"] = idx.manifest.bump_generation()
-
+    """Bring the index in line with the files under `paths` (see the module docstring)."""
+    run = _Run(idx, progress)
     for root in paths:
         if not root.exists() and not root.is_symlink():
-            report.failed.append({"path": str(root), "error": "no such file or folder"})
-    files = list(discover([p for p in paths if p.exists()]))
-    pending: list[_Plan] = []
-    queued = 0
+            run.report.failed.append({"path": str(root), "error": "no such file or folder"})
+    files = list(discover([p for p in paths if p.exists() or p.is_symlink()], exclude=[idx.dir]))
+    run.bar.total = len(files)
+    for path, supported in files:
+        run.bar.update()
+        run.add_file(path, supported)
+    run.flush()
+    run.bar.close()
+    run.vanished(prune)
+    manifest = idx.manifest
+    if run.generation is not None or KeywordIndex.saved_generation(idx.dir) != (
+        manifest.generation()
+    ):
+        idx.rebuild_keyword(run.generation or manifest.generation(), save=True)
+    manifest.set_meta("pipeline", run.pipeline)
+    run.report.documents = idx.count_documents()
+    run.report.chunks = idx.count_chunks()
+    return run.report
 
-    bar = tqdm(total=len(files), unit="file", disable=not progress, desc="indexing", leave=False)
 
-    def tick() -> None:
-        bar.set_postfix_str(f"{report.embedded} chunks embedded", refresh=True)
+class _Run:
+    """One indexing run: plans changed files, embeds and writes them in flushes."""
 
-    def flush() -> None:
-        nonlocal queued
-        if not pending:
+    def __init__(self, idx: Index, progress: bool) -> None:
+        from tqdm import tqdm
+
+        self.idx = idx
+        self.report = IndexReport()
+        self.generation: int | None = None  # set on the run's first change to the store
+        self.pending: list[_Plan] = []
+        self.queued = 0
+        self.bar = tqdm(total=0, unit="file", disable=not progress, desc="indexing", leave=False)
+        # Chunking that differs from the one that built the index re-plans every file.
+        self.pipeline = f"{CHUNKING_VERSION}:{idx.chunk_size}:{idx.chunk_overlap}"
+        built_with = idx.manifest.meta("pipeline")
+        self.force = built_with is not None and built_with != self.pipeline
+
+    def mutate(self) -> None:
+        """Called before each change to the store: readers then know the keyword index is
+        stale until this run saves a new one."""
+        if self.generation is None:
+            self.generation = self.idx.manifest.bump_generation()
+
+    def add_file(self, path: Path, supported: bool) -> None:
+        shown = display_path(path)
+        if not supported:
+            self.report.skipped += 1
+            self.report.notes.append(
+                {
+                    "path": shown,
+                    "note": f"skipped: dossier does not read {path.suffix or 'extensionless'} "
+                    f"files (it reads {', '.join(sorted(LOADERS))})",
+                }
+            )
             return
-        existing = idx.store.chunks_of_files([p.record.file for p in pending])
-        new_rows = [r for p in pending for r in p.rows if r.chunk_id not in existing]
+        plan = _plan_file(self.idx, path, shown, self.report, self.force)
+        if plan is not None:
+            self.pending.append(plan)
+            self.queued += len(plan.rows)
+            if self.queued >= self.idx.flush_chunks:
+                self.flush()
+
+    def flush(self) -> None:
+        """Embed and store the pending files' new chunks, then settle each file."""
+        if not self.pending:
+            return
+        idx = self.idx
+        for plan in self.pending:
+            idx.manifest.mark_pending(plan.record.file, plan.record.path)
+        existing = idx.store.chunks_of_files([p.record.file for p in self.pending])
+        new_rows = [r for p in self.pending for r in p.rows if r.chunk_id not in existing]
         if new_rows:
-            vectors = _vectors(idx, new_rows, report, tick)
-            mutate()
+            vectors = _vectors(idx, new_rows, self.report, self.tick)
+            self.mutate()
             idx.store.upsert(
                 [r.chunk_id for r in new_rows],
                 vectors,
                 [r.text for r in new_rows],
                 [r.metadata for r in new_rows],
             )
-        for plan in pending:
-            _settle(idx, plan, existing, report, mutate)
-        pending.clear()
-        queued = 0
+        for plan in self.pending:
+            self.settle(plan, existing)
+        self.pending.clear()
+        self.queued = 0
 
-    for path, supported in files:
-        bar.update()
-        shown = display_path(path)
-        if not supported:
-            report.skipped += 1
-            report.notes.append(
-                {
-                    "path": shown,
-                    "note": f"skipped: dossier does not read "
-                    f"{path.suffix or 'extensionless'!s} files "
-                    f"(it reads {', '.join(sorted(LOADERS))})",
-                }
+    def tick(self) -> None:
+        self.bar.set_postfix_str(f"{self.report.embedded} chunks embedded", refresh=True)
+
+    def settle(self, plan: _Plan, existing: dict[str, dict]) -> None:
+        """After a file's new chunks are stored: refresh kept chunks' metadata, delete chunks
+        no longer there, and record the file in the manifest."""
+        idx, file = self.idx, plan.record.file
+        mine = {cid: meta for cid, meta in existing.items() if meta.get("file") == file}
+        new_ids = {r.chunk_id for r in plan.rows}
+        new_docs = {d.doc_id for d in plan.documents}
+        changed = [r for r in plan.rows if r.chunk_id in mine and mine[r.chunk_id] != r.metadata]
+        stale = [
+            cid
+            for cid, meta in mine.items()
+            if cid not in new_ids and (not plan.partial or meta.get("doc_id") in new_docs)
+        ]
+        if changed:
+            self.mutate()
+            # Chroma merges metadata on update: a key the article lost is set to None to go.
+            idx.store.update_metadata(
+                [r.chunk_id for r in changed],
+                [
+                    dict.fromkeys(mine[r.chunk_id].keys() - r.metadata.keys()) | r.metadata
+                    for r in changed
+                ],
             )
-            continue
-        plan = _plan_file(idx, path, shown, report)
-        if plan is not None:
-            pending.append(plan)
-            queued += len(plan.rows)
-            if queued >= idx.flush_chunks:
-                flush()
-    flush()
-    bar.close()
-    _vanished(idx, report, prune, mutate)
-    if state["generation"] is not None or idx.manifest.generation() == 0:
-        idx.rebuild_keyword(state["generation"] or idx.manifest.generation())
-    report.documents = idx.count_documents()
-    report.chunks = idx.count_chunks()
-    return report
+        if stale:
+            self.mutate()
+            idx.store.delete(stale)
+        if not plan.partial:
+            self.report.removed += len({m.get("doc_id") for m in mine.values()} - new_docs)
+            idx.manifest.replace_file(plan.record, file, plan.documents)
+        else:
+            # A partly failed file keeps its old documents and stays pending: the next run
+            # tries it again and reports its bad parts again until they are fixed.
+            idx.manifest.replace_file(None, file, plan.documents, keep_others=True)
+            idx.manifest.mark_pending(file, plan.record.path)
+
+    def vanished(self, prune: bool) -> None:
+        """Documents whose files are gone: removed with `prune`, else listed as missing."""
+        idx = self.idx
+        files = {r.file: r.path for r in idx.manifest.files()}
+        for file in idx.manifest.document_files():
+            files.setdefault(file, file)
+        gone = sorted(f for f in files if not os.path.lexists(f))
+        if not prune:
+            self.report.missing = [files[f] for f in gone]
+            return
+        for file in gone:
+            stored = idx.store.chunks_of_files([file])
+            if stored:
+                self.mutate()
+                idx.store.delete(list(stored))
+            self.report.removed += len({m.get("doc_id") for m in stored.values()})
+            idx.manifest.replace_file(None, file, [])
 
 
 def _vectors(idx: Index, rows: list[_Row], report: IndexReport, tick) -> np.ndarray:
@@ -214,12 +294,14 @@ def _vectors(idx: Index, rows: list[_Row], report: IndexReport, tick) -> np.ndar
     return np.stack([known[r.metadata["text_sha"]] for r in rows])
 
 
-def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan | None:
+def _plan_file(
+    idx: Index, path: Path, shown: str, report: IndexReport, force: bool
+) -> _Plan | None:
     file = os.path.abspath(path)
     try:
         stat = path.stat()
         old = idx.manifest.file(file)
-        if old and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+        if old and not force and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             report.unchanged += 1
             report.skipped += 1
             return None
@@ -236,7 +318,7 @@ def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan
     record = FileRecord(
         file, shown, stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()
     )
-    if old and old.sha256 == record.sha256:
+    if old and not force and old.sha256 == record.sha256:
         idx.manifest.touch_file(record)
         report.unchanged += 1
         report.skipped += 1
@@ -257,56 +339,3 @@ def _plan_file(idx: Index, path: Path, shown: str, report: IndexReport) -> _Plan
         rows.extend(doc_rows)
     report.indexed += 1
     return _Plan(record, documents, rows, partial=bool(load.errors))
-
-
-def _settle(
-    idx: Index, plan: _Plan, existing: dict[str, dict], report: IndexReport, mutate
-) -> None:
-    """After a plan's new chunks are stored: refresh kept chunks, drop stale ones, record it."""
-    file = plan.record.file
-    new_ids = {r.chunk_id for r in plan.rows}
-    new_docs = {d.doc_id for d in plan.documents}
-    changed = [
-        r for r in plan.rows if r.chunk_id in existing and existing[r.chunk_id] != r.metadata
-    ]
-    stale = [
-        cid
-        for cid, meta in existing.items()
-        if meta.get("file") == file
-        and cid not in new_ids
-        and (not plan.partial or meta.get("doc_id") in new_docs)
-    ]
-    if changed:
-        mutate()
-        idx.store.update_metadata([r.chunk_id for r in changed], [r.metadata for r in changed])
-    if stale:
-        mutate()
-        idx.store.delete(stale)
-    before = {m.get("doc_id") for m in existing.values() if m.get("file") == file}
-    gone = before - new_docs if not plan.partial else set()
-    report.removed += len(gone)
-    # A partly failed file keeps its old documents and is retried next run (no new sha).
-    record = (
-        plan.record
-        if not plan.partial
-        else FileRecord(plan.record.file, plan.record.path, plan.record.size, -1, "")
-    )
-    idx.manifest.replace_file(record, file, plan.documents, keep_others=plan.partial)
-
-
-def _vanished(idx: Index, report: IndexReport, prune: bool, mutate) -> None:
-    """Documents whose files are gone: removed with `prune`, else listed."""
-    files = {r.file: r.path for r in idx.manifest.files()}
-    for file in idx.manifest.document_files():
-        files.setdefault(file, file)
-    gone = sorted(f for f in files if not os.path.lexists(f))
-    if not prune:
-        report.missing = [files[f] for f in gone]
-        return
-    for file in gone:
-        stored = idx.store.chunks_of_files([file])
-        if stored:
-            mutate()
-            idx.store.delete(list(stored))
-        report.removed += len({m.get("doc_id") for m in stored.values()})
-        idx.manifest.replace_file(None, file, [])

@@ -1,8 +1,9 @@
 """The keyword side: a BM25 index (bm25s) over the same chunks as the vector store.
 
-It is derived data: rebuilt from the vector store's chunk texts whenever the store changes,
-saved under a generation number, and rebuilt on open if the generation does not match the
-manifest's (a run that died between the two leaves no lasting inconsistency).
+It is derived data: rebuilt from the vector store's chunk texts by every indexing run that
+changed the store (or finds the saved one stale), and saved under the manifest's generation
+number. A reader that finds the saved index stale (a run died, or is still writing) rebuilds
+it in memory from the store and never saves it: only writers save.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ class KeywordIndex:
         for old in index_dir.glob("keyword-*"):
             if old.name != folder.name:
                 shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def saved_generation(index_dir: Path) -> int | None:
+        """The generation the saved keyword index was built for, None if there is none."""
+        try:
+            return int(json.loads((index_dir / _POINTER).read_text())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     @classmethod
     def load(cls, index_dir: Path, generation: int) -> KeywordIndex | None:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +87,8 @@ def load_markdown(path: str, raw: str) -> FileLoad:
     marker_date, text = _clean_text(raw)
     _require_text(path, text)
     fields = _article_fields(meta, result.warnings, where="front matter")
-    heading = next((ln[2:].strip() for ln in text.splitlines() if ln.startswith("# ")), None)
+    first_line = text.split("\n", 1)[0]
+    heading = first_line[2:].strip() if first_line.startswith("# ") else None
     result.articles.append(
         Article(
             text=text,
@@ -262,27 +263,40 @@ def load_bytes(data: bytes, loader: Callable[[str, str], FileLoad], shown: str) 
     if not data.strip():
         raise LoadError(shown, "no text (the file is empty or holds only whitespace)")
     try:
-        raw, _encoding = decode_bytes(data)
+        raw, encoding = decode_bytes(data)
     except BinaryContentError as exc:
         raise LoadError(shown, str(exc)) from None
-    result = loader(shown, raw)
+    try:
+        result = loader(shown, raw)
+    except RecursionError:
+        raise LoadError(shown, "JSON nested too deeply to be an article") from None
+    if encoding == "cp1252":
+        result.warnings.append(
+            "not valid UTF-8: read as Windows-1252; if accents look wrong, save it as UTF-8"
+        )
     if not result.articles:
         raise LoadError(shown, "; ".join(result.errors) or "no articles found")
     return result
 
 
-def discover(paths: list[Path]) -> Iterator[tuple[Path, bool]]:
+def discover(paths: list[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, bool]]:
     """Yield (file, supported) for every file under `paths`, in a stable order.
 
-    Hidden files and folders (".dossier", ".git") are left out; symlinked folders are not
-    followed, so a link loop cannot trap the walk.
+    Hidden files and folders (".dossier", ".git") and the folders in `exclude` (the index
+    itself) are left out; symlinked folders are not followed, so a link loop cannot trap
+    the walk.
     """
-    seen: set[Path] = set()
+    excluded = {os.path.abspath(p) for p in exclude}
+    seen: set[str] = set()
     for root in paths:
         if root.is_dir():
             files = []
             for folder, dirs, names in os.walk(root, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(
+                    d
+                    for d in dirs
+                    if not d.startswith(".") and os.path.abspath(Path(folder, d)) not in excluded
+                )
                 files.extend(Path(folder, n) for n in names if not n.startswith("."))
             files.sort()
         else:

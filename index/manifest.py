@@ -63,19 +63,32 @@ class Manifest:
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
+        # SQLite's lower() folds ASCII only: "Les Échos" must match "échos".
+        self.db.create_function(
+            "casefold", 1, lambda s: s.casefold() if s else "", deterministic=True
+        )
 
     def close(self) -> None:
         self.db.close()
 
     # -- generation: bumped before every change to the vector store --------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def generation(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.meta("generation") or 0)
 
     def bump_generation(self) -> int:
-        gen = self.generation() + 1
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
-        return gen
+        """Add one to the generation in a single statement (safe against a concurrent bump)."""
+        self.db.execute(
+            "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+        return self.generation()
 
     # -- files ------------------------------------------------------------------------------
     def file(self, file: str) -> FileRecord | None:
@@ -84,6 +97,11 @@ class Manifest:
 
     def files(self) -> list[FileRecord]:
         return [FileRecord(*r) for r in self.db.execute("SELECT * FROM files ORDER BY path")]
+
+    def mark_pending(self, file: str, path: str) -> None:
+        """Record that the store is about to change for `file`: until `replace_file` settles
+        it, the next run re-plans the file (and --prune sees it even if it was new)."""
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)", (file, path, -1, -1, ""))
 
     def touch_file(self, record: FileRecord) -> None:
         self.db.execute(
@@ -143,6 +161,6 @@ class Manifest:
             sql += " AND date IS NOT NULL AND date <= ?"
             args.append(before)
         if source:
-            sql += " AND (instr(lower(coalesce(source,'')), ?) > 0 OR instr(lower(path), ?) > 0)"
-            args += [source.lower(), source.lower()]
+            sql += " AND (instr(casefold(source), ?) > 0 OR instr(casefold(path), ?) > 0)"
+            args += [source.casefold(), source.casefold()]
         return [r[0] for r in self.db.execute(sql, args)]

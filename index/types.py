@@ -1,4 +1,4 @@
-"""Typed values that flow through the corpus side: articles, documents, chunks, passages."""
+"""Typed values that flow through the corpus side: articles in, passages out."""
 
 from __future__ import annotations
 
@@ -14,16 +14,6 @@ class Article:
     date: str | None = None  # ISO date, YYYY-MM-DD
     source: str | None = None  # publication name or URL
     key: str = ""  # identifies the article within its file ("" for one-article files)
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A span of a document's text: `document.text[start:end] == text`."""
-
-    chunk_id: str
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)

@@ -321,3 +321,32 @@ def test_a_subheading_opens_the_next_chunk_instead_of_closing_one():
     chunks = [text[s.start : s.end] for s in chunk_spans(text)]
     assert not any(c.endswith("Mesures de rétorsion") for c in chunks)
     assert any("Mesures de rétorsion\n\nEn réaction" in c for c in chunks)
+
+
+def test_everyday_words_that_are_also_abbreviations_end_sentences():
+    text = "He told me. Then he left. She said no. The vote was lost. Me Dupont plaide."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [
+        "He told me.",
+        "Then he left.",
+        "She said no.",
+        "The vote was lost.",
+        "Me Dupont plaide.",
+    ]
+
+
+def test_hard_wrapped_text_is_cut_at_sentences_not_lines():
+    import textwrap
+
+    paragraph = (
+        "The agent was arrested in August by the Malian security services on charges of "
+        "espionage that Paris calls unfounded. France suspended its counter-terrorism "
+        "cooperation with Mali on Friday and expelled two Malian diplomats in response."
+    )
+    text = textwrap.fill(paragraph, width=30) + "\n\n" + textwrap.fill(paragraph, width=30)
+    sentences = [" ".join(text[s.start : s.end].split()) for s in split_sentences(text)]
+    assert sentences[:2] == [
+        "The agent was arrested in August by the Malian security services on charges of "
+        "espionage that Paris calls unfounded.",
+        "France suspended its counter-terrorism cooperation with Mali on Friday and expelled "
+        "two Malian diplomats in response.",
+    ]

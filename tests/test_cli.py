@@ -75,6 +75,11 @@ def test_index_then_search_as_in_the_readme(workdir):
     again = json.loads(run("index", "corpus/", "--json", cwd=workdir).stdout)
     assert (again["indexed"], again["skipped"], again["chunks"]) == (0, 1, report["chunks"])
 
+    typo = run("index", "corpus/", "--rebuild", "--embed-model", "no-such-model", cwd=workdir)
+    assert typo.returncode == 2 and "no-such-model" in typo.stderr
+    kept = json.loads(run("index", "corpus/", "--json", cwd=workdir).stdout)
+    assert (kept["unchanged"], kept["chunks"]) == (1, report["chunks"]), "nothing was wiped"
+
 
 @pytest.mark.integration
 def test_failures_exit_1_with_the_file_named(workdir):
@@ -128,22 +133,30 @@ def test_readme_settings_table_matches_the_code():
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_ctrl_c_during_indexing_then_rerun_equals_a_clean_build(tmp_path, embedder):
-    """A real SIGINT to `dossier index` mid-run; the next run completes it without
-    duplicates (whenever the signal lands: loading the model, embedding or writing)."""
+def test_ctrl_c_during_indexing_then_rerun_completes_the_index(tmp_path, embedder):
+    """A real SIGINT to `dossier index` once its first batch of files is recorded, while it
+    embeds the next; the next run finishes the job: every chunk once, nothing lost."""
     import signal
+    import sqlite3
     import time
 
     from index import Index
+    from index.chunking import chunk_spans
+    from index.loaders import load_file
 
     from .conftest import NEWS
 
     corpus = tmp_path / "articles"
     corpus.mkdir()
-    for copy in range(5):  # about 300 chunks: some 20 s of embedding after the model loads
+    for copy in range(8):  # about 450 chunks: two writes of about 256 (15 s of embedding each)
         for path in sorted(NEWS.glob("*.txt")):
             text = path.read_text(encoding="utf-8").replace(".", f" ({copy}).")
             (corpus / f"{copy}-{path.name}").write_text(text, encoding="utf-8")
+    expected = sum(
+        len(chunk_spans(article.text))
+        for path in corpus.iterdir()
+        for article in load_file(path).articles
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
     proc = subprocess.Popen(
         [DOSSIER, "index", "articles"],
@@ -153,24 +166,36 @@ def test_ctrl_c_during_indexing_then_rerun_equals_a_clean_build(tmp_path, embedd
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while not (tmp_path / ".dossier" / "chroma").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(12)  # into the embedding of the first files
+    manifest = tmp_path / ".dossier" / "manifest.sqlite3"
+    deadline = time.monotonic() + 240
+    settled = 0
+    while proc.poll() is None and time.monotonic() < deadline and not settled:
+        time.sleep(0.5)
+        if manifest.exists():
+            with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True) as db:
+                settled = db.execute("SELECT COUNT(*) FROM files WHERE sha256 != ''").fetchone()[0]
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, f"the run was not interrupted mid-way: {err}"
+    assert proc.returncode == 130, f"not interrupted mid-run ({settled} files settled): {err}"
     assert "run the same command again" in err.lower()
 
     rerun = run("index", "articles", "--json", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
-    assert json.loads(rerun.stdout)["embedded"] > 0, "the rerun finishes the interrupted work"
-    with (
-        Index(tmp_path / ".dossier", embedder=embedder) as resumed,
-        Index(tmp_path / "clean", embedder=embedder) as clean,
-    ):
-        clean.add([corpus])
-        ids = sorted(c.chunk_id for c in resumed.store.iter_all())
-        assert ids == sorted(c.chunk_id for c in clean.store.iter_all())
-        assert sorted(resumed.keyword.ids) == ids
-        assert resumed.count_documents() == clean.count_documents() == 70
+    report = json.loads(rerun.stdout)
+    assert 0 < report["embedded"] < expected, "the first run's writes were kept"
+    assert (report["documents"], report["chunks"]) == (112, expected)
+    with Index(tmp_path / ".dossier", embedder=embedder, create=False) as idx:
+        chunks = list(idx.store.iter_all())
+        assert len({c.chunk_id for c in chunks}) == expected
+        assert sorted(idx.keyword.ids) == sorted(c.chunk_id for c in chunks)
+        for chunk in chunks[:: max(1, expected // 40)]:
+            meta = chunk.metadata
+            assert idx.document_text(meta["doc_id"])[meta["start"] : meta["end"]] == chunk.text
+
+
+def test_an_unusable_index_directory_exits_2_with_one_line(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    result = run("index", "corpus", "--index-dir", "a-file", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "a-file" in result.stderr and "Traceback" not in result.stderr

@@ -128,3 +128,10 @@ def test_binary_error_is_a_value_error():
     # Callers catch ValueError when they don't know the specific class.
     with pytest.raises(ValueError):
         decode_bytes(_png_like())
+
+
+def test_utf16_without_bom_in_plain_english_is_text_not_binary():
+    text = "The agent was arrested on Friday.\nParis called the charges unfounded.\n"
+    for codec in ("utf-16-le", "utf-16-be"):
+        decoded, _ = decode_bytes(text.encode(codec))
+        assert decoded == text

@@ -272,11 +272,3 @@ def test_duplicate_articles_are_embedded_once(make_index, tmp_path):
     report = make_index().add([folder])
     assert report.documents == 2
     assert report.embedded == report.chunks // 2
-
-
-def test_writes_are_split_within_chromas_batch_limit(make_index, news_index):
-    idx = make_index()
-    idx.store.max_batch = 7  # far below the test corpus' chunk count
-    report = idx.add([NEWS, CORPUS])
-    assert report.chunks == news_index.count_chunks() > 7
-    assert _store_ids(idx) == _store_ids(news_index), "same chunks as one unbatched build"

@@ -480,3 +480,24 @@ def test_discover_symlink_loop_does_not_hang(tmp_path):
     rel = [p.relative_to(tmp_path).as_posix() for p, _ in out]
     assert len(rel) == len(set(rel)) == 7
     assert not any("loop" in r or "/up/" in r for r in rel)
+
+
+def test_deeply_nested_json_is_one_failed_file_not_a_crash(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(LoadError, match="nested too deeply"):
+        load_file(path)
+
+
+def test_cp1252_fallback_is_reported(tmp_path):
+    path = tmp_path / "ancien.txt"
+    path.write_bytes("L’été à Orléans.".encode("cp1252"))
+    load = load_file(path)
+    assert load.articles[0].text == "L’été à Orléans."
+    assert any("Windows-1252" in w for w in load.warnings)
+
+
+def test_markdown_title_is_only_a_leading_heading(tmp_path):
+    path = tmp_path / "a.md"
+    path.write_text("Texte d'abord.\n\n```\n# un commentaire\n```\n", encoding="utf-8")
+    assert load_file(path).articles[0].title is None
