@@ -202,8 +202,7 @@ class _Run:
         if not self.pending:
             return
         idx = self.idx
-        for plan in self.pending:
-            idx.manifest.mark_pending(plan.record.file, plan.record.path)
+        idx.manifest.mark_pending([(p.record.file, p.record.path) for p in self.pending])
         existing = idx.store.chunks_of_files([p.record.file for p in self.pending])
         new_rows = [r for p in self.pending for r in p.rows if r.chunk_id not in existing]
         if new_rows:
@@ -256,7 +255,7 @@ class _Run:
             # A partly failed file keeps its old documents and stays pending: the next run
             # tries it again and reports its bad parts again until they are fixed.
             idx.manifest.replace_file(None, file, plan.documents, keep_others=True)
-            idx.manifest.mark_pending(file, plan.record.path)
+            idx.manifest.mark_pending([(file, plan.record.path)])
 
     def vanished(self, prune: bool) -> None:
         """Documents whose files are gone: removed with `prune`, else listed as missing."""

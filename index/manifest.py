@@ -62,6 +62,9 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # Without an fsync per commit: a power cut may lose the last commits, which only makes
+        # the next run redo those files (the store is diffed, never trusted from here).
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         # SQLite's lower() folds ASCII only: "Les Échos" must match "échos".
         self.db.create_function(
@@ -98,10 +101,13 @@ class Manifest:
     def files(self) -> list[FileRecord]:
         return [FileRecord(*r) for r in self.db.execute("SELECT * FROM files ORDER BY path")]
 
-    def mark_pending(self, file: str, path: str) -> None:
-        """Record that the store is about to change for `file`: until `replace_file` settles
-        it, the next run re-plans the file (and --prune sees it even if it was new)."""
-        self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)", (file, path, -1, -1, ""))
+    def mark_pending(self, files: list[tuple[str, str]]) -> None:
+        """Record that the store is about to change for these (file, path) pairs: until
+        `replace_file` settles one, the next run re-plans it (and --prune sees it even if it
+        was new)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,-1,-1,'')", files)
 
     def touch_file(self, record: FileRecord) -> None:
         self.db.execute(

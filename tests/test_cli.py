@@ -199,3 +199,19 @@ def test_an_unusable_index_directory_exits_2_with_one_line(tmp_path):
     result = run("index", "corpus", "--index-dir", "a-file", cwd=tmp_path)
     assert result.returncode == 2
     assert "a-file" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = []
+    for line in readme.split("**From Python**:", 1)[1].splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    code = "\n".join(lines)
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("1 ") and SAMPLE in first
