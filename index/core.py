@@ -200,20 +200,15 @@ class Index:
             for cid in chunks
         ]
         terms = query_terms(query)
-        ranked = [
-            (c, s)
-            for c, s in fuse(candidates, self.fusion)
-            if self.fusion.passes(
-                c.dense,
-                coverage(
-                    terms, chunks[c.chunk_id].text, chunks[c.chunk_id].metadata.get("lang", "en")
-                ),
-            )
-        ]
-        return [
-            _passage(rank, score, chunks[c.chunk_id])
-            for rank, (c, score) in enumerate(ranked[:k], 1)
-        ]
+        passages: list[Passage] = []
+        for candidate, score in fuse(candidates, self.fusion):
+            chunk = chunks[candidate.chunk_id]
+            lang = chunk.metadata.get("lang", "en")
+            if self.fusion.passes(candidate.dense, coverage(terms, chunk.text, lang)):
+                passages.append(_passage(len(passages) + 1, score, chunk))
+                if len(passages) == k:
+                    break
+        return passages
 
 
 def _passage(rank: int, score: float, chunk: StoredChunk) -> Passage:
