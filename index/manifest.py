@@ -7,7 +7,9 @@ ids makes that idempotent.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +59,27 @@ class DocumentRecord:
     chunks: int
 
 
+def _serialized(cls):
+    """Every public method holds the instance's lock: one connection, shared by the threads of
+    a server (the chat page answers in worker threads while an upload is indexed)."""
+    for name, method in list(vars(cls).items()):
+        if callable(method) and not name.startswith("_"):
+
+            @functools.wraps(method)
+            def locked(self, *args, __method=method, **kwargs):
+                with self._lock:
+                    return __method(self, *args, **kwargs)
+
+            setattr(cls, name, locked)
+    return cls
+
+
+@_serialized
 class Manifest:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         # Without an fsync per commit: a power cut may lose the last commits, which only makes
         # the next run redo those files (the store is diffed, never trusted from here).

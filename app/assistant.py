@@ -1,0 +1,416 @@
+"""The assistant: a question (and the conversation so far) in, an answer with checked citations
+out, streamed as events for the chat page and collected into one `Answer` for the CLI.
+
+The steps: rewrite a follow-up into a standalone question; retrieve passages; decline without
+calling the LLM when none passes the relevance floor; otherwise fit the passages into the
+model's context window (least relevant dropped first), stream the answer, parse its [n]
+markers and check each cited sentence against its passage. Without an LLM the extractive mode
+quotes the best sentences instead. In `auto` mode a failing LLM falls back to extractive mode
+and the answer says so.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from index.core import Index
+from index.text import guess_language, query_terms
+from index.types import Passage
+
+from . import extractive, prompts
+from .citations import parse_citations
+from .llm import Backend, Choice, LLMError, choose_backend
+from .support import check
+
+DECLINE = {"en": "The articles don't say.", "fr": "Les articles ne le disent pas."}
+CHARS_PER_TOKEN = 3  # conservative for Llama/Qwen tokenizers on French text (about 3.3–4)
+HISTORY_TURNS = 6  # turns of the conversation given to the rewriting prompt
+CHOICE_TTL = 30.0  # seconds an `auto` probe of the LLM server is trusted
+
+_FRENCH_QUESTION = re.compile(
+    r"\b(pourquoi|quand|combien|comment|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
+    re.IGNORECASE,
+)
+# The model saying the passages hold no answer (rule 4 of prompts/system.md, and variants).
+_DECLINED = re.compile(
+    r"(articles?|passages?|sources?|texts?) (do not|don['’]t|does not|doesn['’]t) "
+    r"(say|mention|contain|hold|tell|provide|specify|answer)"
+    r"|(ne|n['’]) ?(le |en )?(disent|mentionnent|précisent|indiquent|contiennent|"
+    r"répondent|donnent) pas|no information|aucune information",
+    re.IGNORECASE,
+)
+# A follow-up leans on the conversation: it opens with a connective or refers back.
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|so|also|what about|how about|et|mais|alors|aussi|donc|puis)\b"
+    r"|\b(he|she|it|they|them|his|her|its|their|this|that|these|those|il|elle|ils|elles|"
+    r"lui|leur|leurs|cela|ça|celui|celle|ceux)\b",
+    re.IGNORECASE,
+)
+
+
+def question_language(question: str) -> str:
+    return "fr" if _FRENCH_QUESTION.search(question) else guess_language(question)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage the answer cites, whether it supports the sentences citing it, and where."""
+
+    n: int
+    passage: Passage
+    supported: bool
+    support: float  # the best support score among the answer's sentences citing it
+    sentence_start: int  # the passage sentence(s) that best support it: offsets in its text
+    sentence_end: int
+
+    @property
+    def sentence(self) -> str:
+        return self.passage.text[self.sentence_start : self.sentence_end]
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "supported": self.supported,
+            "support": self.support,
+            **self.passage.to_dict(),
+            "sentence": self.sentence,
+        }
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """A sentence of the answer, the passages it cites and whether they support it."""
+
+    text: str
+    cited: tuple[int, ...]
+    supported: bool | None  # None: cites nothing
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "cited": list(self.cited), "supported": self.supported}
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    mode: str  # "ollama" | "extractive"
+    model: str | None
+    answerable: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]  # what the answer was given, numbered from 1
+    claims: tuple[ClaimCheck, ...] = ()
+    standalone: str = ""  # the question as retrieved (a follow-up rewritten)
+    notice: str | None = None  # e.g. why auto mode fell back to extractive
+    reason: str = ""  # why dossier declined, or how the extractive sentences were chosen
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "mode": self.mode,
+            "model": self.model,
+            "answerable": self.answerable,
+            "citations": [c.to_dict() for c in self.citations],
+            "timings_ms": self.timings_ms,
+            "standalone_question": self.standalone,
+            "claims": [c.to_dict() for c in self.claims],
+            "notice": self.notice,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer.
+
+    kind: "status" (text), "passages" (passages retrieved), "delta" (text to append to the
+    answer), "reset" (discard the text so far: the LLM failed and extractive mode takes over),
+    "answer" (the final `Answer`, always last).
+    """
+
+    kind: str
+    text: str = ""
+    passages: tuple[Passage, ...] = ()
+    answer: Answer | None = None
+
+
+def fit_passages(
+    question: str, passages: Sequence[Passage], context_window: int, answer_tokens: int
+) -> tuple[list[Passage], str]:
+    """The passages (best first) whose prompt fits the context window with room for the answer.
+
+    The least relevant passages are dropped first; if the best alone does not fit, its text is
+    cut at a sentence end (or hard) to the room left.
+    """
+    budget = (context_window - answer_tokens) * CHARS_PER_TOKEN - len(prompts.system_prompt())
+    kept = list(passages)
+    while kept:
+        prompt = prompts.answer_prompt(question, kept)
+        if len(prompt) <= budget:
+            return kept, prompt
+        if len(kept) == 1:
+            break
+        kept.pop()
+    if not kept:
+        return [], prompts.answer_prompt(question, [])
+    best = kept[0]
+    overflow = len(prompts.answer_prompt(question, [best])) - budget
+    room = max(len(best.text) - overflow, 0)
+    cut = best.text[:room]
+    stop = max(cut.rfind(". "), cut.rfind(".\n"))
+    text = cut[: stop + 1] if stop > room // 2 else cut
+    from dataclasses import replace
+
+    trimmed = replace(best, text=text, end=best.start + len(text))
+    return [trimmed], prompts.answer_prompt(question, [trimmed])
+
+
+class Assistant:
+    """Answers questions about an `Index`. `llm` is "auto", "ollama" or "extractive"."""
+
+    def __init__(
+        self,
+        index: Index,
+        *,
+        llm: str = "auto",
+        model: str | None = None,
+        ollama_host: str | None = None,
+        context_window: int = 8192,
+        timeout: float = 120.0,
+        k: int = 5,
+    ) -> None:
+        self.index = index
+        self.llm = llm
+        self.model = model
+        self.ollama_host = ollama_host
+        self.context_window = context_window
+        self.timeout = timeout
+        self.k = k
+        self._choices: dict[tuple[str, str | None], tuple[float, Choice]] = {}
+
+    # -- the LLM ----------------------------------------------------------------------------
+    def choice(
+        self, model: str | None = None, *, llm: str | None = None, refresh: bool = False
+    ) -> Choice:
+        """Which backend answers (probing Ollama in auto/ollama mode), cached a short while.
+
+        `llm` and `model` override the assistant's settings for one question.
+        """
+        model, llm = model or self.model, llm or self.llm
+        cached = self._choices.get((llm, model))
+        if cached and not refresh and time.monotonic() - cached[0] < CHOICE_TTL:
+            return cached[1]
+        choice = choose_backend(
+            llm,
+            host=self.ollama_host,
+            model=model,
+            context_window=self.context_window,
+            timeout=self.timeout,
+        )
+        self._choices[(llm, model)] = (time.monotonic(), choice)
+        return choice
+
+    # -- answering --------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[dict] = (), **options) -> Answer:
+        """The whole answer at once (see `stream` for the options)."""
+        for event in self.stream(question, history, **options):
+            if event.kind == "answer":
+                assert event.answer is not None
+                return event.answer
+        raise AssertionError("stream ended without an answer")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[dict] = (),
+        *,
+        k: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        source: str | None = None,
+        model: str | None = None,
+        llm: str | None = None,
+    ) -> Iterator[Event]:
+        """Answer `question` step by step; the last event carries the `Answer`.
+
+        Raises LLMError in `ollama` mode when the LLM fails; `auto` falls back instead.
+        """
+        started = time.monotonic()
+        mode = llm or self.llm
+        choice = self.choice(model, llm=mode)
+        backend, notice = choice.backend, None
+        if backend is None and mode == "auto":
+            notice = choice.reason
+        yield Event("status", choice.reason)
+
+        standalone = question.strip()
+        if history:
+            standalone, why = self._standalone(question, history, backend)
+            if why:
+                yield Event("status", why)
+        passages = self.index.search(
+            standalone, k or self.k, after=after, before=before, source=source
+        )
+        retrieved = time.monotonic()
+        yield Event("passages", passages=tuple(passages))
+        common = {
+            "question": question,
+            "standalone": standalone,
+            "notice": notice,
+        }
+
+        def timings() -> dict:
+            end = time.monotonic()
+            return {
+                "retrieve": round((retrieved - started) * 1000),
+                "generate": round((end - retrieved) * 1000),
+                "total": round((end - started) * 1000),
+            }
+
+        if not passages:
+            text = DECLINE[question_language(question)]
+            yield Event("delta", text)
+            yield Event(
+                "answer",
+                answer=Answer(
+                    answer=text,
+                    mode=choice.mode,
+                    model=choice.model,
+                    answerable=False,
+                    citations=(),
+                    passages=(),
+                    timings_ms=timings(),
+                    reason="no passage passes the relevance floor",
+                    **common,
+                ),
+            )
+            return
+
+        reason = ""
+        if backend is not None:
+            try:
+                used, text = yield from self._generate(backend, standalone, question, passages)
+            except LLMError as exc:
+                if mode != "auto":
+                    raise
+                notice = f"extractive mode (no LLM) for this answer: {exc}"
+                common["notice"] = notice
+                yield Event("reset")
+                yield Event("status", notice)
+                backend = None
+        if backend is None:
+            used = list(passages)
+            text, reason = yield from self._extract(standalone, question, used)
+        answer = self._finish(text, used, backend, timings, reason, common)
+        yield Event("answer", answer=answer)
+
+    def _standalone(
+        self, question: str, history: Sequence[dict], backend: Backend | None
+    ) -> tuple[str, str | None]:
+        """The follow-up as a standalone question, and a status note when it was rewritten."""
+        turns = [
+            {"role": t["role"], "content": re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", t["content"])}
+            for t in history[-HISTORY_TURNS:]
+            if t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+        ]
+        if not turns:
+            return question.strip(), None
+        if backend is not None:
+            try:
+                rewritten = backend.complete(
+                    "You rewrite follow-up questions. Reply with the question only.",
+                    prompts.rewrite_prompt(question.strip(), turns),
+                ).strip()
+                rewritten = rewritten.splitlines()[0].strip().strip('"«» ') if rewritten else ""
+                if rewritten:
+                    return rewritten, f"searched for: {rewritten}"
+            except LLMError:
+                pass  # the answer itself will report the server's trouble
+        if not _FOLLOW_UP.search(question) and len(query_terms(question)) >= 3:
+            return question.strip(), None
+        previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), "")
+        if not previous:
+            return question.strip(), None
+        combined = f"{question.strip()} ({previous.strip()})"
+        return combined, f"searched for: {combined}"
+
+    def _generate(self, backend: Backend, standalone: str, question: str, passages):
+        used, prompt = fit_passages(
+            standalone if standalone == question.strip() else f"{question.strip()} ({standalone})",
+            passages,
+            backend.context_window,
+            backend.max_answer_tokens,
+        )
+        if len(used) < len(passages):
+            yield Event(
+                "status",
+                f"{len(passages) - len(used)} least relevant passage(s) left out to fit the "
+                f"model's {backend.context_window}-token context window",
+            )
+        pieces: list[str] = []
+        for piece in backend.stream(prompts.system_prompt(), prompt):
+            pieces.append(piece)
+            yield Event("delta", piece)
+        return used, "".join(pieces)
+
+    def _extract(self, standalone: str, question: str, passages: list[Passage]):
+        # Sentences are scored against what is asked now; the previous question's words only
+        # helped retrieval, unless the follow-up has no content words of its own.
+        asked = question if len(query_terms(question)) >= 2 else standalone
+        found = extractive.extract(asked, passages, self.index.embedder)
+        if found.answerable:
+            text = extractive.answer_text(found)
+        else:
+            text = DECLINE[question_language(question)]
+            yield Event("status", f"declined: {found.reason}")
+        yield Event("delta", text)
+        return text, found.reason
+
+    def _finish(self, text: str, used: list[Passage], backend, timings, reason, common) -> Answer:
+        parsed = parse_citations(text, len(used))
+        claims = [c for c in parsed.claims if c.cited]
+        bare = [re.sub(r"\s*\[\d+\]", "", c.text).strip() for c in claims]
+        checks = check(
+            bare, [[used[n - 1].text for n in c.cited] for c in claims], self.index.embedder
+        )
+        best: dict[int, tuple[float, int, int]] = {}
+        claim_checks: list[ClaimCheck] = []
+        by_claim = iter(zip(claims, checks, strict=True))
+        for claim in parsed.claims:
+            if not claim.cited:
+                claim_checks.append(ClaimCheck(claim.text, (), None))
+                continue
+            _, supports = next(by_claim)
+            for n, s in zip(claim.cited, supports, strict=True):
+                if n not in best or s.score > best[n][0]:
+                    best[n] = (s.score, s.start, s.end)
+            claim_checks.append(
+                ClaimCheck(claim.text, claim.cited, any(s.supported for s in supports))
+            )
+        from .support import SUPPORT_THRESHOLD
+
+        citations = tuple(
+            Citation(n, used[n - 1], score >= SUPPORT_THRESHOLD, score, start, end)
+            for n, (score, start, end) in sorted(best.items())
+        )
+        declined = not citations and (bool(_DECLINED.search(parsed.text)) or not parsed.text)
+        if backend is None:
+            declined = not citations
+        elif declined:
+            reason = f"{backend.model} said the passages do not hold the answer"
+        return Answer(
+            answer=parsed.text or DECLINE[question_language(common["question"])],
+            mode=backend.mode if backend else "extractive",
+            model=backend.model if backend else None,
+            answerable=not declined,
+            citations=citations,
+            passages=tuple(used),
+            claims=tuple(claim_checks),
+            timings_ms=timings(),
+            reason=reason,
+            **common,
+        )

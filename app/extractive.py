@@ -1,0 +1,321 @@
+"""Extractive answers: no LLM, the sentences of the retrieved passages that best answer.
+
+Each sentence of each passage is scored by its cosine similarity to the question, the share of
+the question's content words it holds (stemmed in French and English), and its passage's rank.
+What the question asks for matters too: "how many"/« combien » wants a number, "when"/« quand »
+a date or time word; a sentence without one cannot answer, and when no sentence has one the
+assistant declines. It also declines when even the best sentence shares too little with the
+question. The answer quotes the chosen sentences verbatim, each with its passage number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from index.chunking import split_sentences
+from index.embeddings import Embedder
+from index.text import LANGUAGES, query_terms, tokens, unaccent
+from index.types import Passage
+
+# Measured on the dev questions (eval/extractive_study.py); figures in the README.
+COSINE_WEIGHT = 0.5
+RANK_WEIGHT = 0.1
+MIN_SCORE = 0.2  # below this, even the best sentence does not answer: decline
+SECOND_WITHIN = 0.75  # a second sentence is added when it scores within 75% of the best
+MAX_SENTENCES = 2
+MIN_CHARS = 25  # shorter "sentences" are headings or fragments
+COUNTED_BONUS = 0.1
+REASON_BONUS = 0.1
+PREFIX = 5  # cognates meet on their first letters: detained/détention, arrested/arrestation
+
+_NAME = re.compile(r"\b[A-ZÀ-Ý][\w’'-]*")
+_YEAR = re.compile(r"\b\d{3,}\b")
+# Capitalised in questions without being names.
+_NOT_NAMES = frozenset(
+    [
+        "what",
+        "why",
+        "who",
+        "when",
+        "where",
+        "which",
+        "how",
+        "whose",
+        "whom",
+        "does",
+        "did",
+        "is",
+        "are",
+        "was",
+        "were",
+        "can",
+        "could",
+        "would",
+        "pourquoi",
+        "quand",
+        "combien",
+        "comment",
+        "quel",
+        "quelle",
+        "quels",
+        "quelles",
+        "qui",
+        "que",
+        "est",
+        "selon",
+        "les",
+        "des",
+        "une",
+        "the",
+        "and",
+    ]
+)
+# English names of peoples and languages whose French forms share no prefix with them.
+_DEMONYMS = {
+    "french": "france",
+    "german": "allemagne",
+    "germany": "allemagne",
+    "spanish": "espagne",
+    "spain": "espagne",
+    "english": "angleterre",
+    "england": "angleterre",
+    "dutch": "pays-bas",
+    "swiss": "suisse",
+    "switzerland": "suisse",
+    "welsh": "galles",
+    "wales": "galles",
+    "greek": "grèce",
+    "greece": "grèce",
+}
+_COUNTED = re.compile(
+    r"\b(how many|combien d[e'’]\s*)\s*(?P<noun>[^\W\d_]+(\s+[^\W\d_]+)?)", re.IGNORECASE
+)
+
+_NUMBER_WORDS = (
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen|deux|trois|quatre|cinq|six|sept|huit|neuf|"
+    r"dix|onze|douze|vingt|trente|quarante|cinquante|cent|cents|mille|millions?|milliards?|"
+    r"douzaine"
+)
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
+    r"décembre|decembre"
+)
+_DAYS = (
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|"
+    r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|hier|aujourd’hui|aujourd'hui|demain"
+)
+ASKS = {
+    "number": (
+        re.compile(
+            r"\b(how (many|much)|combien|what (percentage|proportion|share|number|amount)|"
+            r"quel(le)?s? (est le )?(nombre|montant|pourcentage|proportion|part))\b",
+            re.IGNORECASE,
+        ),
+        re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE),
+    ),
+    "time": (
+        re.compile(
+            r"\b(when|quand|what (year|date|day|month|time)|which (year|date|day|month)|"
+            r"(en |à |a )?quel(le)? (année|annee|date|jour|mois|heure)|depuis quand|"
+            r"how long ago)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            rf"\b(1[89]\d\d|20\d\d|{_MONTHS}|{_DAYS}|ago|since|until|depuis|jusqu|"
+            r"\d{1,2}\s?h(\d\d)?|\d{1,2}:\d\d|week|month|year|semaine|mois|an|ans|année|années"
+            r"|soir|matin|night|nuit|morning|evening)\b",
+            re.IGNORECASE,
+        ),
+    ),
+}
+
+
+# A why-question is answered by a sentence giving a reason.
+_WHY = re.compile(r"\b(why|pourquoi|for what reason|pour quelle raison)\b", re.IGNORECASE)
+_REASON = re.compile(
+    r"\b(because|due to|owing to|reasons?|motifs?|raisons?|accus\w*|parce qu|en raison|"
+    r"à cause|a cause|suspected|soupçon\w*|charged with|inculp\w*|over allegations|"
+    r"alleg\w*|afin|in order to|pour protester|to protest)",
+    re.IGNORECASE,
+)
+
+
+def asks_for(question: str) -> str | None:
+    """'number', 'time' or None: the kind of answer the question's wording calls for."""
+    for kind, (asked, _) in ASKS.items():
+        if asked.search(question):
+            return kind
+    return None
+
+
+def has_kind(kind: str | None, text: str) -> bool:
+    return kind is None or bool(ASKS[kind][1].search(text))
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A sentence chosen for the answer: its passage number (1-based) and offsets there."""
+
+    n: int
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Extract:
+    picks: tuple[Pick, ...]
+    reason: str  # why these sentences, or why none
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.picks)
+
+
+def candidates(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
+    """(passage number, start, end, text) of each sentence long enough to answer, headlines
+    left out."""
+    out = []
+    for n, p in enumerate(passages, 1):
+        title = " ".join(p.title.split()).casefold()
+        for span in split_sentences(p.text):
+            text = p.text[span.start : span.end].strip()
+            if " ".join(text.split()).casefold() == title:
+                continue  # a headline sums up; it does not answer
+            if len(text) >= MIN_CHARS:
+                out.append((n, span.start, span.end, text))
+    return out
+
+
+def _matches(stems: frozenset[str], present: set[str], prefixes: set[str]) -> bool:
+    return bool(stems & present) or any(len(s) >= PREFIX and s[:PREFIX] in prefixes for s in stems)
+
+
+def _vocabulary(text: str) -> tuple[set[str], set[str]]:
+    present: set[str] = set()
+    for lang in LANGUAGES:
+        present.update(tokens(text, lang))
+    return present, {s[:PREFIX] for s in present if len(s) >= PREFIX}
+
+
+def score_sentences(
+    question: str, passages: list[Passage], embedder: Embedder
+) -> list[tuple[float, tuple[int, int, int, str]]]:
+    """Every candidate sentence with its score, best first.
+
+    The lexical part weighs each content word of the question by how rare it is among the
+    candidate sentences (inverse document frequency over them), so "France" in an article about
+    France counts little and "immunity" much.
+    """
+    sentences = candidates(passages)
+    if not sentences:
+        return []
+    vectors = embedder.embed([question] + [s[3] for s in sentences])
+    cosines = vectors[1:] @ vectors[0]
+    terms = query_terms(question)
+    vocab = [_vocabulary(s[3]) for s in sentences]
+    hits = [[_matches(t, present, pre) for t in terms] for present, pre in vocab]
+    total = len(sentences)
+    weights = [
+        math.log((total + 1) / (sum(row[i] for row in hits) + 0.5)) for i in range(len(terms))
+    ]
+    norm = sum(weights)
+    why = bool(_WHY.search(question))
+    scored = []
+    for sentence, cosine, row in zip(sentences, cosines, hits, strict=True):
+        lexical = sum(w for w, hit in zip(weights, row, strict=True) if hit) / norm if norm else 0.0
+        score = (
+            COSINE_WEIGHT * max(float(cosine), 0.0)
+            + (1 - COSINE_WEIGHT) * lexical
+            + RANK_WEIGHT / sentence[0]
+            + (REASON_BONUS if why and _REASON.search(sentence[3]) else 0.0)
+        )
+        scored.append((score, sentence))
+    scored.sort(key=lambda item: -item[0])
+    return scored
+
+
+def missing_names(question: str, passages: list[Passage]) -> list[str]:
+    """Names in the question (capitalised words past its first, or numbers of 3+ digits) that
+    no retrieved passage mentions: a question about them is not one these articles answer."""
+    words = _NAME.findall(question)[1:] if question[:1].isupper() else _NAME.findall(question)
+    names = [w for w in words if len(w) >= 3 and unaccent(w.lower()) not in _NOT_NAMES]
+    names += _YEAR.findall(question)
+    if not names:
+        return []
+    present, prefixes = _vocabulary(" ".join(p.text for p in passages))
+    short = {s[:4] for s in present if len(s) >= 4}
+    missing = []
+    for name in names:
+        folded = unaccent(name.lower())
+        folded = _DEMONYMS.get(folded, folded)
+        stems = frozenset(
+            unaccent(s) for lang in LANGUAGES for s in tokens(folded, lang, frozenset())
+        )
+        if not stems or _matches(stems, present, prefixes):
+            continue
+        if any(len(s) >= 4 and s[:4] in short for s in stems) and not name.isdigit():
+            continue  # Malian/malien, Russian/Russie
+        missing.append(name)
+    return missing
+
+
+def number_subject(question: str) -> list[frozenset[str]]:
+    """What a "how many"/« combien de » question counts: "how many soldiers" → soldiers."""
+    match = _COUNTED.search(question)
+    return query_terms(match.group("noun")) if match else []
+
+
+def extract(question: str, passages: list[Passage], embedder: Embedder) -> Extract:
+    """The sentences that answer `question`, or none with the reason for declining."""
+    if not passages:
+        return Extract((), "no passage passes the relevance floor")
+    missing = missing_names(question, passages)
+    if missing:
+        return Extract((), f"the passages never mention {', '.join(missing)}")
+    scored = score_sentences(question, passages, embedder)
+    kind = asks_for(question)
+    fitting = [(s, c) for s, c in scored if has_kind(kind, c[3])]
+    counted = number_subject(question) if kind == "number" else []
+    if counted:  # "how many soldiers": prefer sentences that count soldiers
+        fitting = sorted(
+            (
+                (
+                    s + COUNTED_BONUS
+                    if any(_matches(t, *_vocabulary(c[3])) for t in counted)
+                    else s,
+                    c,
+                )
+                for s, c in fitting
+            ),
+            key=lambda item: -item[0],
+        )
+    if not fitting:
+        return Extract((), f"the question asks for a {kind}, and no retrieved sentence has one")
+    best_score = fitting[0][0]
+    if best_score < MIN_SCORE:
+        return Extract((), f"the best sentence scores {best_score:.2f}, under {MIN_SCORE}")
+    picks: list[Pick] = []
+    for score, (n, start, end, text) in fitting:
+        if len(picks) == MAX_SENTENCES or score < SECOND_WITHIN * best_score:
+            break
+        if any(p.n == n and p.start < end and start < p.end for p in picks):
+            continue
+        if any(text == p.text for p in picks):  # the same sentence in two overlapping chunks
+            continue
+        picks.append(Pick(n, start, end, text, round(float(score), 4)))
+    return Extract(tuple(picks), f"{len(picks)} sentence(s) scoring from {best_score:.2f}")
+
+
+def answer_text(extract: Extract) -> str:
+    """The picked sentences quoted as written, each followed by its passage number."""
+    return " ".join(f"{_one_line(p.text)} [{p.n}]" for p in extract.picks)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

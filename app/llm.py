@@ -1,0 +1,250 @@
+"""LLM backends behind one small interface, and the choice between them.
+
+`OllamaBackend` talks to an Ollama server through llama-index's Ollama integration, with the
+context window and the timeout set explicitly. `choose_backend` implements `--llm`:
+`ollama` insists on Ollama, `extractive` uses none, and `auto` probes the server and falls back
+to extractive mode, saying why. Every failure becomes an `LLMError` whose message names the
+server and the fix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+# Tried in this order when no model is configured; else the first chat model the server lists.
+PREFERRED_MODELS = (
+    "llama3.2:3b",
+    "llama3.2",
+    "qwen2.5:3b",
+    "llama3.1:8b",
+    "qwen2.5:7b",
+    "mistral",
+    "gemma2:2b",
+    "phi3",
+)
+LLM_MODES = ("auto", "ollama", "extractive")
+PROBE_TIMEOUT = 3.0  # seconds: a server that does not list its models by then is "not reachable"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+class LLMError(Exception):
+    """The LLM could not answer; the message says which server, what happened and the fix."""
+
+
+class Backend(Protocol):
+    """What the assistant needs of an LLM: a name for the status line and a streamed reply."""
+
+    mode: str  # "ollama"
+    model: str
+    context_window: int  # tokens the server is told to use (prompt and answer together)
+    max_answer_tokens: int
+
+    def stream(self, system: str, prompt: str) -> Iterator[str]:
+        """The reply to `prompt` piece by piece; raises LLMError if it fails or is cut off."""
+        ...
+
+    def complete(self, system: str, prompt: str) -> str: ...
+
+
+def ollama_url(host: str | None) -> str:
+    """OLLAMA_HOST as Ollama's own client reads it ("host", "host:port", or a URL)."""
+    from ollama._client import _parse_host
+
+    return _parse_host(host or DEFAULT_OLLAMA_HOST)
+
+
+def _is_chat_model(name: str) -> bool:
+    return "embed" not in name.lower()  # nomic-embed-text, mxbai-embed-large… cannot chat
+
+
+def pick_model(available: list[str], wanted: str | None) -> str | None:
+    """`wanted` if installed (":latest" optional), else the first preferred or listed model."""
+
+    def find(name: str) -> str | None:
+        for have in available:
+            if have == name or have == f"{name}:latest" or have.split(":")[0] == name:
+                return have
+        return None
+
+    if wanted:
+        return find(wanted)
+    for name in PREFERRED_MODELS:
+        if found := find(name):
+            return found
+    chat = [m for m in available if _is_chat_model(m)]
+    return chat[0] if chat else None
+
+
+def list_models(url: str, timeout: float = PROBE_TIMEOUT) -> list[str]:
+    """The models the Ollama server at `url` has pulled; LLMError when it does not answer."""
+    import httpx
+    import ollama
+
+    try:
+        listed = ollama.Client(host=url, timeout=timeout).list()
+    except (ConnectionError, httpx.HTTPError) as exc:
+        raise LLMError(
+            f"Ollama is not reachable at {url} ({_reason(exc)}): start it with `ollama serve`, "
+            "or set OLLAMA_HOST to where it runs."
+        ) from None
+    except ollama.ResponseError as exc:
+        raise LLMError(
+            f"The Ollama server at {url} answered {exc.status_code}: {exc.error}"
+        ) from None
+    return [m.model for m in listed.models if m.model]
+
+
+def _reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    if name == "ConnectionError" or "Connect" in name:
+        return "connection refused"
+    if "Timeout" in name:
+        return "no answer in time"
+    return f"{name}: {exc}"
+
+
+@dataclass
+class OllamaBackend:
+    """An Ollama model through `llama_index.llms.ollama.Ollama`, streaming."""
+
+    url: str
+    model: str
+    context_window: int = 8192
+    timeout: float = 120.0  # seconds without a byte from the server (first token included)
+    max_answer_tokens: int = 512
+    mode: str = "ollama"
+
+    def __post_init__(self) -> None:
+        from llama_index.llms.ollama import Ollama
+
+        self._llm = Ollama(
+            model=self.model,
+            base_url=self.url,
+            context_window=self.context_window,  # explicit: no /api/show round trip
+            request_timeout=self.timeout,
+            temperature=0.1,
+            keep_alive="10m",
+            additional_kwargs={"num_predict": self.max_answer_tokens},
+        )
+
+    def _messages(self, system: str, prompt: str):
+        from llama_index.core.llms import ChatMessage, MessageRole
+
+        return [
+            ChatMessage(role=MessageRole.SYSTEM, content=system),
+            ChatMessage(role=MessageRole.USER, content=prompt),
+        ]
+
+    def stream(self, system: str, prompt: str) -> Iterator[str]:
+        done = False
+        try:
+            for part in self._llm.stream_chat(self._messages(system, prompt)):
+                done = bool((part.raw or {}).get("done"))
+                if part.delta:
+                    yield part.delta
+        except Exception as exc:
+            raise self._error(exc) from None
+        if not done:
+            raise LLMError(
+                f"The answer from Ollama at {self.url} ({self.model}) was cut off before its "
+                "end; the server may have stopped or run out of memory. Check `ollama ps` "
+                "and the server's log, then ask again."
+            )
+
+    def complete(self, system: str, prompt: str) -> str:
+        return "".join(self.stream(system, prompt))
+
+    def _error(self, exc: Exception) -> LLMError:
+        import ollama
+
+        if isinstance(exc, LLMError):
+            return exc
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == 404:
+                return LLMError(
+                    f"Ollama at {self.url} does not have the model {self.model}: "
+                    f"pull it with `ollama pull {self.model}`, or choose an installed one "
+                    "with --model."
+                )
+            return LLMError(
+                f"Ollama at {self.url} failed ({exc.status_code}: {exc.error}); check the "
+                f"server's log, or try another model with --model."
+            )
+        if "Timeout" in type(exc).__name__:
+            return LLMError(
+                f"Ollama at {self.url} did not answer within {self.timeout:g} s ({self.model}); "
+                "the model may still be loading or too large for this machine: try again, "
+                "raise DOSSIER_LLM_TIMEOUT, or choose a smaller model with --model."
+            )
+        if isinstance(exc, ConnectionError) or "Connect" in type(exc).__name__:
+            return LLMError(
+                f"Ollama is not reachable at {self.url}: start it with `ollama serve`, or set "
+                "OLLAMA_HOST to where it runs."
+            )
+        return LLMError(
+            f"The answer from Ollama at {self.url} ({self.model}) broke off "
+            f"({type(exc).__name__}: {exc}); ask again, or check the server's log."
+        )
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend `--llm` led to (None: extractive), and why, for the status line."""
+
+    backend: Backend | None
+    reason: str
+    models: tuple[str, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        return self.backend.mode if self.backend else "extractive"
+
+    @property
+    def model(self) -> str | None:
+        return self.backend.model if self.backend else None
+
+
+def choose_backend(
+    llm: str,
+    *,
+    host: str | None = None,
+    model: str | None = None,
+    context_window: int = 8192,
+    timeout: float = 120.0,
+) -> Choice:
+    """Resolve `--llm auto|ollama|extractive`. `ollama` raises LLMError when Ollama cannot
+    serve; `auto` falls back to extractive mode with the reason."""
+    if llm not in LLM_MODES:
+        raise ValueError(f"unknown LLM mode {llm!r}; use one of: {', '.join(LLM_MODES)}")
+    if llm == "extractive":
+        return Choice(None, "extractive mode (no LLM): chosen with --llm extractive")
+    url = ollama_url(host)
+    started = time.monotonic()
+    try:
+        models = list_models(url)
+        chosen = pick_model(models, model)
+        if chosen is None:
+            if model:
+                raise LLMError(
+                    f"Ollama at {url} does not have the model {model}: pull it with "
+                    f"`ollama pull {model}`"
+                    + (f", or choose one of: {', '.join(models)}." if models else ".")
+                )
+            raise LLMError(
+                f"Ollama at {url} has no model to chat with: pull one with "
+                f"`ollama pull {PREFERRED_MODELS[0]}`."
+            )
+    except LLMError as exc:
+        if llm == "ollama":
+            raise
+        return Choice(None, f"extractive mode (no LLM): {exc}")
+    backend = OllamaBackend(url, chosen, context_window=context_window, timeout=timeout)
+    waited = time.monotonic() - started
+    return Choice(
+        backend,
+        f"Ollama at {url}, model {chosen} ({waited * 1000:.0f} ms to list models)",
+        tuple(models),
+    )

@@ -1,0 +1,295 @@
+"""The chat page (Gradio): streamed answers, the sources panel, settings and uploads.
+
+Everything taken from an article or typed by a user is escaped before it is shown: the sources
+panel is HTML built here with `html.escape`, and the chat shows Markdown in which every
+character Markdown or HTML would read is escaped. The server binds 127.0.0.1 unless told
+otherwise, with Gradio's analytics off; the theme uses local fonts only.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+from pathlib import Path
+
+from .assistant import Answer, Assistant
+from .llm import LLMError
+
+EXAMPLES = [
+    "Why was the agent arrested?",
+    "Pourquoi l'agent a-t-il été arrêté ?",
+    "And what did France do in response?",
+    "Who won the 2022 World Cup?",
+]
+EXTRACTIVE = "extractive (no LLM)"
+AUTO = "auto"
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+
+CSS = """
+.dossier-sources .src { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 8px 10px; margin-bottom: 8px; }
+.dossier-sources .src.uncited { opacity: 0.65; }
+.dossier-sources .src-head { font-size: 0.9em; margin-bottom: 4px; }
+.dossier-sources .src-text { white-space: pre-wrap; font-size: 0.92em; margin: 0; }
+.dossier-sources mark { background: #fde68a; color: #111; padding: 0 2px; }
+.dossier-sources .flag-bad { color: #b45309; font-weight: 600; }
+.dossier-sources .flag-ok { color: #15803d; }
+"""
+
+
+def md_escape(text: str) -> str:
+    """`text` shown literally by a Markdown renderer that also accepts HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The final answer for the chat: escaped, unsupported sentences flagged, mode labelled."""
+    parts: list[str] = []
+    if answer.mode == "extractive" and answer.answerable:
+        parts.append("*Extractive answer: sentences quoted from the articles (no LLM).*\n\n")
+    if answer.claims:
+        for claim in answer.claims:
+            parts.append(md_escape(claim.text))
+            if claim.supported is False:
+                cited = ", ".join(str(n) for n in claim.cited)
+                parts.append(f" ⚠️ *not supported by passage {cited}*")
+            parts.append(" ")
+    else:
+        parts.append(md_escape(answer.answer))
+    if answer.notice and answer.mode == "extractive" and answer.answerable:
+        parts.append(f"\n\n*{md_escape(answer.notice)}*")
+    if not answer.answerable and answer.reason:
+        parts.append(f"\n\n*({md_escape(answer.reason)})*")
+    return "".join(parts).strip()
+
+
+def sources_html(answer: Answer | None, passages=()) -> str:
+    """The passages an answer was given; cited ones first, the cited sentence highlighted."""
+    passages = list(answer.passages if answer else passages)
+    if not passages:
+        return '<div class="dossier-sources"><p>No passages yet.</p></div>'
+    cited = {c.n: c for c in answer.citations} if answer else {}
+    order = sorted(range(1, len(passages) + 1), key=lambda n: (n not in cited, n))
+    blocks = []
+    for n in order:
+        p = passages[n - 1]
+        c = cited.get(n)
+        text = p.text
+        if c:
+            a, b = c.sentence_start, c.sentence_end
+            body = (
+                html.escape(text[:a])
+                + f'<mark data-n="{n}">{html.escape(text[a:b])}</mark>'
+                + html.escape(text[b:])
+            )
+            flag = (
+                '<span class="flag-ok">cited: supports the answer</span>'
+                if c.supported
+                else '<span class="flag-bad">⚠ cited, but does not support the sentence '
+                "citing it</span>"
+            )
+        else:
+            body, flag = html.escape(text), "<span>not cited</span>"
+        title = html.escape(p.title or text[:80])
+        blocks.append(
+            f'<div class="src{"" if c else " uncited"}" id="source-{n}">'
+            f'<div class="src-head"><b>[{n}]</b> {title} · {html.escape(p.date or "undated")} · '
+            f"<code>{html.escape(p.path)}</code> · {flag}</div>"
+            f'<p class="src-text">{body}</p></div>'
+        )
+    return '<div class="dossier-sources">' + "".join(blocks) + "</div>"
+
+
+def status_markdown(assistant: Assistant, choice=None, extra: str = "") -> str:
+    idx = assistant.index
+    try:
+        choice = choice or assistant.choice()
+        mode = (
+            f"**Mode:** Ollama · model `{choice.model}`"
+            if choice.backend
+            else f"**Mode:** {md_escape(choice.reason)}"
+        )
+    except LLMError as exc:
+        mode = f"**Mode:** unavailable — {md_escape(str(exc))}"
+    line = f"{mode} · **Index:** {idx.count_documents()} articles, {idx.count_chunks()} passages"
+    return line + (f"\n\n{extra}" if extra else "")
+
+
+def _llm_and_model(choice_value: str | None) -> tuple[str | None, str | None]:
+    """The model dropdown's value as (llm override, model)."""
+    if not choice_value or choice_value == AUTO:
+        return None, None
+    if choice_value == EXTRACTIVE:
+        return "extractive", None
+    return "ollama", choice_value
+
+
+def build(assistant: Assistant):
+    """The Gradio Blocks of the chat page, bound to `assistant`."""
+    import gradio as gr
+
+    def model_choices() -> list[str]:
+        try:
+            models = list(assistant.choice().models)
+        except LLMError:
+            models = []
+        return [AUTO, *models, EXTRACTIVE]
+
+    def respond(message, chat, history, k, model_value, after, before):
+        message = (message or "").strip()
+        chat = list(chat or [])
+        history = list(history or [])
+        if not message:
+            yield chat, gr.skip(), gr.skip(), history, ""
+            return
+        chat = [*chat, {"role": "user", "content": md_escape(message)}]
+        chat.append({"role": "assistant", "content": "…"})
+        yield chat, gr.skip(), "Searching the articles…", history, ""
+        llm, model = _llm_and_model(model_value)
+        text, status, answer = "", "", None
+        try:
+            for event in assistant.stream(
+                message,
+                history,
+                k=int(k),
+                after=(after or "").strip() or None,
+                before=(before or "").strip() or None,
+                model=model,
+                llm=llm,
+            ):
+                if event.kind == "status":
+                    status = event.text
+                    yield chat, gr.skip(), md_escape(status), history, ""
+                elif event.kind == "passages":
+                    yield chat, sources_html(None, event.passages), gr.skip(), history, ""
+                elif event.kind == "reset":
+                    text = ""
+                elif event.kind == "delta":
+                    text += event.text
+                    chat[-1] = {"role": "assistant", "content": md_escape(text)}
+                    yield chat, gr.skip(), gr.skip(), history, ""
+                elif event.kind == "answer":
+                    answer = event.answer
+        except (LLMError, Exception) as exc:
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {md_escape(str(exc))}"}
+            yield chat, gr.skip(), f"**Error:** {md_escape(str(exc))}", history, ""
+            return
+        assert answer is not None
+        chat[-1] = {"role": "assistant", "content": answer_markdown(answer)}
+        history = [
+            *history,
+            {"role": "user", "content": message},
+            {"role": "assistant", "content": answer.answer},
+        ]
+        t = answer.timings_ms
+        label = f"{answer.mode}{' · ' + answer.model if answer.model else ''}"
+        done = f"Answered in {t['total']} ms ({label})."
+        if answer.notice:
+            done += " " + md_escape(answer.notice)
+        yield chat, sources_html(answer), status_markdown(assistant, extra=done), history, ""
+
+    def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom
+        if not files:
+            return "Choose article files first.", status_markdown(assistant)
+        target = assistant.index.dir / "uploads"
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for f in files:
+            source = Path(f if isinstance(f, str) else f.name)
+            name = Path(getattr(f, "orig_name", None) or source.name).name
+            destination = target / name
+            shutil.copyfile(source, destination)
+            paths.append(destination)
+        progress(0, desc="indexing")
+        report = assistant.index.add(paths, progress=True)
+        lines = [
+            f"Indexed {report.indexed} file(s), {report.unchanged} unchanged, "
+            f"{len(report.failed)} failed; the index holds {report.documents} articles."
+        ]
+        lines += [
+            f"- **failed:** `{md_escape(Path(f['path']).name)}`: {md_escape(f['error'])}"
+            for f in report.failed
+        ]
+        return "\n".join(lines), status_markdown(assistant)
+
+    def refresh():
+        choice = assistant.choice(refresh=True)
+        return status_markdown(assistant, choice), gr.update(choices=model_choices())
+
+    with gr.Blocks(title="dossier", analytics_enabled=False) as page:
+        gr.Markdown("# dossier\nAsk questions about the articles; every claim cites its passage.")
+        status = gr.Markdown(status_markdown(assistant), elem_id="status")
+        history = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    label="Answers",
+                    height=460,
+                    sanitize_html=True,
+                    feedback_options=None,
+                    elem_id="chat",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="Ask about the articles, in French or English",
+                        show_label=False,
+                        scale=5,
+                        elem_id="question",
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                gr.Examples(EXAMPLES, inputs=[box], label="Examples")
+                clear = gr.Button("New conversation", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html(None), elem_id="sources")
+        with gr.Accordion("Settings", open=False):
+            with gr.Row():
+                k = gr.Slider(1, 10, value=assistant.k, step=1, label="Passages per answer")
+                model = gr.Dropdown(
+                    model_choices(), value=AUTO, label="Model", allow_custom_value=False
+                )
+                after = gr.Textbox(label="Articles from (YYYY-MM-DD)", placeholder="any date")
+                before = gr.Textbox(label="Articles until (YYYY-MM-DD)", placeholder="any date")
+            recheck = gr.Button("Check the LLM server again", size="sm")
+        with gr.Accordion("Add articles", open=False):
+            files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Article files")
+            add = gr.Button("Index these files")
+            added = gr.Markdown()
+
+        inputs = [box, chat, history, k, model, after, before]
+        outputs = [chat, sources, status, history, box]
+        box.submit(respond, inputs, outputs, api_name="ask")
+        send.click(respond, inputs, outputs, api_name=False)
+        clear.click(
+            lambda: ([], sources_html(None), []), None, [chat, sources, history], api_name=False
+        )
+        add.click(add_files, [files], [added, status], api_name="add_files")
+        recheck.click(refresh, None, [status, model], api_name=False)
+    return page
+
+
+def launch(assistant: Assistant, *, host: str, port: int, console=None, block: bool = True):
+    """Serve the page at http://host:port (127.0.0.1 unless told otherwise)."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    import gradio as gr
+
+    page = build(assistant)
+    page.queue(default_concurrency_limit=2)
+    if console is not None:
+        console.print(f"dossier: chat page at http://{host}:{port} (Ctrl-C to stop)")
+    page.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        inbrowser=False,
+        prevent_thread_lock=not block,
+        show_error=True,
+        quiet=True,
+        css=CSS,
+        theme=gr.themes.Default(),
+        footer_links=[],
+    )
+    return page
