@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from index.core import Index
 from index.text import guess_language, query_terms
@@ -28,6 +28,7 @@ from .support import check
 DECLINE = {"en": "The articles don't say.", "fr": "Les articles ne le disent pas."}
 CHARS_PER_TOKEN = 3  # conservative for Llama/Qwen tokenizers on French text (about 3.3–4)
 HISTORY_TURNS = 6  # turns of the conversation given to the rewriting prompt
+MIN_PASSAGE_CHARS = 200  # a passage cut shorter than this cannot answer anything
 CHOICE_TTL = 30.0  # seconds an `auto` probe of the LLM server is trusted
 
 _FRENCH_QUESTION = re.compile(
@@ -65,6 +66,7 @@ class Citation:
     support: float  # the best support score among the answer's sentences citing it
     sentence_start: int  # the passage sentence(s) that best support it: offsets in its text
     sentence_end: int
+    spans: tuple[tuple[int, int], ...] = ()  # the best window for each sentence citing it
 
     @property
     def sentence(self) -> str:
@@ -77,6 +79,7 @@ class Citation:
             "support": self.support,
             **self.passage.to_dict(),
             "sentence": self.sentence,
+            "spans": [list(span) for span in self.spans],
         }
 
 
@@ -144,7 +147,7 @@ def fit_passages(
     """The passages (best first) whose prompt fits the context window with room for the answer.
 
     The least relevant passages are dropped first; if the best alone does not fit, its text is
-    cut at a sentence end (or hard) to the room left.
+    cut at a sentence end (or hard) to the room left; LLMError if not even 200 characters fit.
     """
     budget = (context_window - answer_tokens) * CHARS_PER_TOKEN - len(prompts.system_prompt())
     kept = list(passages)
@@ -159,12 +162,17 @@ def fit_passages(
         return [], prompts.answer_prompt(question, [])
     best = kept[0]
     overflow = len(prompts.answer_prompt(question, [best])) - budget
-    room = max(len(best.text) - overflow, 0)
+    room = len(best.text) - overflow
+    if room < MIN_PASSAGE_CHARS:
+        needed = answer_tokens + (overflow + MIN_PASSAGE_CHARS) // CHARS_PER_TOKEN + 1
+        raise LLMError(
+            f"The model's context window ({context_window} tokens) cannot hold the instructions, "
+            f"a passage and a {answer_tokens}-token answer: set DOSSIER_CONTEXT_WINDOW to at "
+            f"least {context_window + needed} (8192 is the default)."
+        )
     cut = best.text[:room]
     stop = max(cut.rfind(". "), cut.rfind(".\n"))
     text = cut[: stop + 1] if stop > room // 2 else cut
-    from dataclasses import replace
-
     trimmed = replace(best, text=text, end=best.start + len(text))
     return [trimmed], prompts.answer_prompt(question, [trimmed])
 
@@ -271,7 +279,13 @@ class Assistant:
                 "total": round((end - started) * 1000),
             }
 
-        if not passages:
+        missing = extractive.missing_names(standalone, passages) if passages else []
+        if not passages or missing:
+            why = (
+                f"the passages never mention {', '.join(missing)}"
+                if missing
+                else "no passage passes the relevance floor"
+            )
             text = DECLINE[question_language(question)]
             yield Event("delta", text)
             yield Event(
@@ -284,7 +298,7 @@ class Assistant:
                     citations=(),
                     passages=(),
                     timings_ms=timings(),
-                    reason="no passage passes the relevance floor",
+                    reason=why,
                     **common,
                 ),
             )
@@ -378,6 +392,7 @@ class Assistant:
             bare, [[used[n - 1].text for n in c.cited] for c in claims], self.index.embedder
         )
         best: dict[int, tuple[float, int, int]] = {}
+        spans: dict[int, list[tuple[int, int]]] = {}
         claim_checks: list[ClaimCheck] = []
         by_claim = iter(zip(claims, checks, strict=True))
         for claim in parsed.claims:
@@ -386,6 +401,8 @@ class Assistant:
                 continue
             _, supports = next(by_claim)
             for n, s in zip(claim.cited, supports, strict=True):
+                if s.supported and (s.start, s.end) not in spans.setdefault(n, []):
+                    spans[n].append((s.start, s.end))
                 if n not in best or s.score > best[n][0]:
                     best[n] = (s.score, s.start, s.end)
             claim_checks.append(
@@ -394,7 +411,15 @@ class Assistant:
         from .support import SUPPORT_THRESHOLD
 
         citations = tuple(
-            Citation(n, used[n - 1], score >= SUPPORT_THRESHOLD, score, start, end)
+            Citation(
+                n,
+                used[n - 1],
+                score >= SUPPORT_THRESHOLD,
+                score,
+                start,
+                end,
+                tuple(sorted(spans.get(n) or [(start, end)])),
+            )
             for n, (score, start, end) in sorted(best.items())
         )
         declined = not citations and (bool(_DECLINED.search(parsed.text)) or not parsed.text)

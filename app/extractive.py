@@ -88,6 +88,26 @@ _DEMONYMS = {
     "wales": "galles",
     "greek": "grèce",
     "greece": "grèce",
+    # days and months: "on Friday" is « vendredi », capitalised only in English
+    "monday": "lundi",
+    "tuesday": "mardi",
+    "wednesday": "mercredi",
+    "thursday": "jeudi",
+    "friday": "vendredi",
+    "saturday": "samedi",
+    "sunday": "dimanche",
+    "january": "janvier",
+    "february": "février",
+    "march": "mars",
+    "april": "avril",
+    "may": "mai",
+    "june": "juin",
+    "july": "juillet",
+    "august": "août",
+    "september": "septembre",
+    "october": "octobre",
+    "november": "novembre",
+    "december": "décembre",
 }
 _COUNTED = re.compile(
     r"\b(how many|combien d[e'’]\s*)\s*(?P<noun>[^\W\d_]+(\s+[^\W\d_]+)?)", re.IGNORECASE
@@ -243,12 +263,26 @@ def score_sentences(
 def missing_names(question: str, passages: list[Passage]) -> list[str]:
     """Names in the question (capitalised words past its first, or numbers of 3+ digits) that
     no retrieved passage mentions: a question about them is not one these articles answer."""
-    words = _NAME.findall(question)[1:] if question[:1].isupper() else _NAME.findall(question)
-    names = [w for w in words if len(w) >= 3 and unaccent(w.lower()) not in _NOT_NAMES]
-    names += _YEAR.findall(question)
+    return missing_names_in(question, " ".join(p.text for p in passages))
+
+
+def missing_names_in(text: str, reference: str) -> list[str]:
+    """The names of `text` (see `missing_names`) that `reference` does not mention."""
+    words = [m.group() for m in _NAME.finditer(text) if m.start() != len(text) - len(text.lstrip())]
+    # a sentence's first word is capitalised anyway, but "L’Allemagne" holds a name
+    first = _NAME.match(text.lstrip())
+    if first and re.search(r"[’']\w", first.group()):
+        words.insert(0, first.group())
+    words = [re.split(r"[’']", w)[-1] for w in words]
+    names = [
+        w
+        for w in words
+        if len(w) >= 3 and w[:1].isupper() and unaccent(w.lower()) not in _NOT_NAMES
+    ]
+    names += _YEAR.findall(text)
     if not names:
         return []
-    present, prefixes = _vocabulary(" ".join(p.text for p in passages))
+    present, prefixes = _vocabulary(reference)
     short = {s[:4] for s in present if len(s) >= 4}
     missing = []
     for name in names:

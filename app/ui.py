@@ -26,7 +26,8 @@ EXAMPLES = [
 EXTRACTIVE = "extractive (no LLM)"
 AUTO = "auto"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+# ":" and "/" too: the renderer turns "http://…" into a link before it drops backslashes.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&:/])")
 
 CSS = """
 .dossier-sources .src { border: 1px solid var(--border-color-primary); border-radius: 8px;
@@ -45,6 +46,14 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def notice_markdown(text: str) -> str:
+    """dossier's own messages: escaped, but `commands` in backticks shown as code."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an odd backtick: show it all as text
+        return md_escape(text)
+    return "".join(md_escape(part) if i % 2 == 0 else f"`{part}`" for i, part in enumerate(parts))
+
+
 def answer_markdown(answer: Answer) -> str:
     """The final answer for the chat: escaped, unsupported sentences flagged, mode labelled."""
     parts: list[str] = []
@@ -59,10 +68,10 @@ def answer_markdown(answer: Answer) -> str:
             parts.append(" ")
     else:
         parts.append(md_escape(answer.answer))
-    if answer.notice and answer.mode == "extractive" and answer.answerable:
-        parts.append(f"\n\n*{md_escape(answer.notice)}*")
+    if answer.notice and "for this answer" in answer.notice:  # the LLM failed mid-answer
+        parts.append(f"\n\n*{notice_markdown(answer.notice)}*")
     if not answer.answerable and answer.reason:
-        parts.append(f"\n\n*({md_escape(answer.reason)})*")
+        parts.append(f"\n\n*({notice_markdown(answer.reason)})*")
     return "".join(parts).strip()
 
 
@@ -79,12 +88,12 @@ def sources_html(answer: Answer | None, passages=()) -> str:
         c = cited.get(n)
         text = p.text
         if c:
-            a, b = c.sentence_start, c.sentence_end
-            body = (
-                html.escape(text[:a])
-                + f'<mark data-n="{n}">{html.escape(text[a:b])}</mark>'
-                + html.escape(text[b:])
-            )
+            body, at = "", 0
+            for a, b in _merged(c.spans or ((c.sentence_start, c.sentence_end),)):
+                body += html.escape(text[at:a])
+                body += f'<mark data-n="{n}">{html.escape(text[a:b])}</mark>'
+                at = b
+            body += html.escape(text[at:])
             flag = (
                 '<span class="flag-ok">cited: supports the answer</span>'
                 if c.supported
@@ -103,6 +112,16 @@ def sources_html(answer: Answer | None, passages=()) -> str:
     return '<div class="dossier-sources">' + "".join(blocks) + "</div>"
 
 
+def _merged(spans) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return out
+
+
 def status_markdown(assistant: Assistant, choice=None, extra: str = "") -> str:
     idx = assistant.index
     try:
@@ -110,10 +129,10 @@ def status_markdown(assistant: Assistant, choice=None, extra: str = "") -> str:
         mode = (
             f"**Mode:** Ollama · model `{choice.model}`"
             if choice.backend
-            else f"**Mode:** {md_escape(choice.reason)}"
+            else f"**Mode:** {notice_markdown(choice.reason)}"
         )
     except LLMError as exc:
-        mode = f"**Mode:** unavailable — {md_escape(str(exc))}"
+        mode = f"**Mode:** unavailable — {notice_markdown(str(exc))}"
     line = f"{mode} · **Index:** {idx.count_documents()} articles, {idx.count_chunks()} passages"
     return line + (f"\n\n{extra}" if extra else "")
 
@@ -162,7 +181,7 @@ def build(assistant: Assistant):
             ):
                 if event.kind == "status":
                     status = event.text
-                    yield chat, gr.skip(), md_escape(status), history, ""
+                    yield chat, gr.skip(), notice_markdown(status), history, ""
                 elif event.kind == "passages":
                     yield chat, sources_html(None, event.passages), gr.skip(), history, ""
                 elif event.kind == "reset":
@@ -174,8 +193,8 @@ def build(assistant: Assistant):
                 elif event.kind == "answer":
                     answer = event.answer
         except (LLMError, Exception) as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {md_escape(str(exc))}"}
-            yield chat, gr.skip(), f"**Error:** {md_escape(str(exc))}", history, ""
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {notice_markdown(str(exc))}"}
+            yield chat, gr.skip(), f"**Error:** {notice_markdown(str(exc))}", history, ""
             return
         assert answer is not None
         chat[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -187,8 +206,8 @@ def build(assistant: Assistant):
         t = answer.timings_ms
         label = f"{answer.mode}{' · ' + answer.model if answer.model else ''}"
         done = f"Answered in {t['total']} ms ({label})."
-        if answer.notice:
-            done += " " + md_escape(answer.notice)
+        if answer.notice and "for this answer" in answer.notice:
+            done += " " + notice_markdown(answer.notice)
         yield chat, sources_html(answer), status_markdown(assistant, extra=done), history, ""
 
     def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom

@@ -123,12 +123,15 @@ def test_readme_settings_table_matches_the_code():
             (
                 line
                 for line in readme.splitlines()
-                if line.startswith("|") and f"`{setting.flag}`" in line
+                if line.startswith("|") and f"`{setting.env}`" in line
             ),
             None,
         )
-        assert row, f"README's settings table lacks {setting.flag}"
-        assert f"`{setting.env}`" in row and setting.shown_default in row
+        assert row, f"README's settings table lacks {setting.env}"
+        assert setting.shown_default in row and setting.description in row
+        assert f"`{setting.name}`" in row, "the dossier.toml key is listed"
+        if setting.flag:
+            assert f"`{setting.flag}`" in row
 
 
 @pytest.mark.integration
@@ -215,3 +218,65 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("1 ") and SAMPLE in first
+
+
+def run_env(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    return subprocess.run(
+        [DOSSIER, *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ask_on_the_command_line(workdir):
+    """`dossier ask` in each mode, as users run it: the contract's JSON, the text output, and
+    a clear message and exit code when the LLM server cannot answer."""
+    from tests.ollama_standin import StandInOllama
+    from tests.test_assistant import closed_port_url
+
+    assert run("index", "corpus/", cwd=workdir).returncode == 0
+    closed = closed_port_url()
+    question = "Why was the agent arrested?"
+
+    extractive = run_env("ask", question, "--json", cwd=workdir, OLLAMA_HOST=closed)
+    assert extractive.returncode == 0, extractive.stderr
+    answer = json.loads(extractive.stdout)
+    assert {"question", "answer", "mode", "model", "answerable", "citations", "timings_ms"} <= set(
+        answer
+    )
+    assert (answer["mode"], answer["model"], answer["answerable"]) == ("extractive", None, True)
+    assert "not reachable" in answer["notice"], "auto says why it fell back"
+    citation = answer["citations"][0]
+    assert PASSAGE_FIELDS | {"n", "supported"} <= set(citation)
+    assert citation["supported"] is True and f"[{citation['n']}]" in answer["answer"]
+    assert set(answer["timings_ms"]) == {"retrieve", "generate", "total"}
+
+    text = run_env("ask", question, "--llm", "extractive", cwd=workdir)
+    assert text.returncode == 0, text.stderr
+    assert "extractive" in text.stdout and "accusations d’espionnage" in text.stdout
+    assert f"corpus/{SAMPLE}" in text.stdout, "the sources are listed with their files"
+
+    declined = run_env(
+        "ask", "Who won the 2022 World Cup?", "--json", "--llm", "extractive", cwd=workdir
+    )
+    assert declined.returncode == 0
+    assert json.loads(declined.stdout)["answerable"] is False
+
+    with StandInOllama(models=["llama3.2:3b"]) as server:
+        llm = run_env("ask", question, "--json", cwd=workdir, OLLAMA_HOST=server.host_port)
+        assert llm.returncode == 0, llm.stderr
+        answer = json.loads(llm.stdout)
+        assert (answer["mode"], answer["model"]) == ("ollama", "llama3.2:3b")
+        assert answer["citations"] and answer["citations"][0]["supported"] is True
+        assert len(server.chats) == 1
+
+        server.fault = "404"
+        missing = run_env("ask", question, "--llm", "ollama", cwd=workdir, OLLAMA_HOST=server.url)
+        assert missing.returncode == 1
+        assert "ollama pull llama3.2:3b" in missing.stderr and server.url in missing.stderr
+
+    down = run_env("ask", question, "--llm", "ollama", cwd=workdir, OLLAMA_HOST=closed)
+    assert down.returncode == 2, "Ollama not running is a configuration problem"
+    assert f"not reachable at {closed}" in down.stderr and "ollama serve" in down.stderr
+    assert "Traceback" not in down.stderr + missing.stderr

@@ -1,0 +1,364 @@
+"""The chat page as users reach it: a real `dossier serve` process, driven through its API with
+gradio_client and through the page itself in headless Chromium (/usr/bin/chromium).
+
+The server runs with OLLAMA_HOST on a closed port, so `auto` mode falls back to the extractive
+answerer: no LLM is needed and the answers are deterministic. Besides the bundled corpus the
+index holds a hostile article whose text carries HTML and Markdown; it must be shown as text.
+The browser test also writes docs/screenshot.png (shown in the README).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from .conftest import CORPUS, ROOT, SAMPLE
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+ARREST = "Why was the agent arrested?"
+FOLLOW_UP = "And what did France do in response?"
+WORLD_CUP = "Who won the 2022 World Cup?"
+HOSTILE_QUESTION = "What happened at the zebra crossing in Dunmore?"
+SCRIPT = "<script>window.__pwned = 1; alert(1)</script>"
+IMG = '<img src=x onerror="window.__pwned = 2">'
+MARKDOWN = "**bold** [link](http://evil.example)"
+HOSTILE_NAME = "2025-09-20-hostile.txt"
+HOSTILE = f"""date 2025-09-20
+Zebra crossing in Dunmore defaced overnight
+
+Overnight on Friday, vandals at the zebra crossing in Dunmore painted {SCRIPT} across the \
+stripes, taped a poster reading {IMG} to the Belisha beacon and chalked {MARKDOWN} on the kerb.
+
+Dunmore council said the crossing was cleaned on Saturday morning and reopened to pedestrians \
+by noon. Police have appealed for witnesses.
+"""
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _dossier() -> list[str]:
+    script = Path(sys.executable).parent / "dossier"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from app.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+ARTICLE = _words((CORPUS / SAMPLE).read_text(encoding="utf-8"))
+
+
+def _is_article_sentence(text: str) -> bool:
+    """`text` is a whole sentence quoted from the sample article."""
+    sentence = _words(text)
+    return len(sentence) > 40 and sentence.endswith(".") and sentence in ARTICLE
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`dossier serve` on a free loopback port, over the bundled corpus and a hostile article.
+
+    The working directory holds only the copies indexed (no dossier.toml), so the sources panel
+    shows short relative paths such as corpus/2025-09-19-france-mali.txt.
+    """
+    work = tmp_path_factory.mktemp("serve")
+    shutil.copytree(CORPUS, work / "corpus")
+    (work / "hostile").mkdir()
+    (work / "hostile" / HOSTILE_NAME).write_text(HOSTILE, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env.update(OLLAMA_HOST="127.0.0.1:1", GRADIO_ANALYTICS_ENABLED="False")
+    command = _dossier()
+    if command[0] == sys.executable:  # no console script: import the package from the checkout
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    indexed = subprocess.run(
+        [*command, "index", "corpus", "hostile", "--index-dir", "idx"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert indexed.returncode == 0, f"dossier index failed:\n{indexed.stdout}\n{indexed.stderr}"
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    out = (work / "serve.out").open("w")
+    err_path = work / "serve.err"
+    err = err_path.open("w")
+    proc = subprocess.Popen(
+        [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir", "idx"],
+        cwd=work,
+        env=env,
+        stdout=out,
+        stderr=err,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"dossier serve exited with code {proc.returncode} before answering:\n"
+                    + err_path.read_text(encoding="utf-8", errors="replace")
+                )
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"dossier serve did not answer at {url}/ within 120 s:\n"
+                    + err_path.read_text(encoding="utf-8", errors="replace")
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        out.close()
+        err.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The API (gradio_client), as a script or another program would use it
+# ---------------------------------------------------------------------------------------------
+
+
+def _client(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def _ask(client, question: str, chat=()):
+    """(chat, sources_html, status, textbox) for `question` after `chat`."""
+    return client.predict(question, list(chat), 5, "auto", "", "", api_name="/ask")
+
+
+def _text(message: dict) -> str:
+    """The Markdown of a chat message (Gradio returns content as a list of text parts)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _plain(markdown: str) -> str:
+    """Markdown with its backslash escapes undone: the text a reader sees."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _marks(sources: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r"<mark[^>]*>(.*?)</mark>", sources, re.S)]
+
+
+@pytest.fixture(scope="module")
+def arrest(server):
+    """One client (one session, so the conversation's history is kept) and its first answer."""
+    client = _client(server)
+    return client, _ask(client, ARREST)
+
+
+def test_ask_answers_extractively_with_a_citation_and_its_source(arrest):
+    _, (chat, sources, status, box) = arrest
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    answer = _text(chat[-1])
+    assert answer.startswith("*Extractive answer: sentences quoted from the articles (no LLM).*")
+    assert "\\[1\\]" in answer  # the citation, escaped so Markdown shows "[1]"
+    assert "espionnage" in answer  # the reason the article gives
+    assert SAMPLE in sources
+    marks = _marks(sources)
+    assert marks and all(_is_article_sentence(m) for m in marks), marks
+    assert "extractive" in status
+    assert "Answered in" in status
+    assert box == ""  # the question box is cleared
+
+
+def test_follow_up_uses_the_conversation(arrest):
+    client, (chat, *_) = arrest
+    chat2, sources, status, _ = _ask(client, FOLLOW_UP, chat)
+    assert [m["role"] for m in chat2] == ["user", "assistant", "user", "assistant"]
+    answer = _plain(_text(chat2[-1]))
+    # What France did: it suspended its counter-terrorism cooperation with Mali.
+    assert re.search(r"suspendu|suspension", answer), answer
+    assert "coopération antiterroriste" in answer
+    assert re.search(r"\[\d\]", answer)
+    marks = _marks(sources)
+    assert any("suspen" in m for m in marks), marks
+    assert all(_is_article_sentence(m) for m in marks), marks
+    assert "extractive" in status
+
+
+def test_question_the_articles_do_not_answer_is_declined(server):
+    chat, sources, status, _ = _ask(_client(server), WORLD_CUP)
+    answer = _plain(_text(chat[-1]))
+    assert answer.startswith("The articles don't say."), answer
+    assert "Extractive answer" not in answer
+    assert "<mark" not in sources
+    assert "extractive" in status
+
+
+def test_hostile_article_is_shown_as_text(server):
+    chat, sources, status, _ = _ask(_client(server), HOSTILE_QUESTION)
+    assert HOSTILE_NAME in sources
+    assert "&lt;script&gt;" in sources
+    assert "&lt;img" in sources
+    assert "<script" not in sources.lower()
+    assert "<img" not in sources.lower()
+    assert "<mark" in sources
+    assert "extractive" in status
+    # The chat quotes the hostile sentence with every character Markdown or HTML reads escaped.
+    answer = _text(chat[-1])
+    assert SCRIPT in _plain(answer)
+    assert "\\<script\\>" in answer
+    assert "\\*\\*bold\\*\\*" in answer
+    assert re.search(r"(?<!\\)[<>]", answer) is None, answer
+
+
+# ---------------------------------------------------------------------------------------------
+# The page in a browser
+# ---------------------------------------------------------------------------------------------
+
+
+def _launch(p):
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with "
+            "`apt-get install chromium` (`playwright install` cannot download browsers here)."
+        )
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+class _Recorder:
+    def __init__(self, page):
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+
+def _ask_in_page(page, question: str, marked: str) -> None:
+    """Type `question`, press Enter and wait for the answer's highlighted source."""
+    from playwright.sync_api import expect
+
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    expect(page.locator("#sources mark").first).to_contain_text(marked, timeout=60_000)
+    expect(page.locator("#status")).to_contain_text("Answered in")
+
+
+@pytest.mark.browser
+def test_page_answers_cites_and_escapes(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            seen = _Recorder(page)
+            page.goto(server + "/", wait_until="load")
+
+            # The first example fills the question box; the Ask button sends it.
+            box = page.locator("#question textarea")
+            page.get_by_text(ARREST, exact=True).first.click()
+            try:
+                expect(box).to_have_value(ARREST, timeout=10_000)
+            except AssertionError:  # the example did not fill the box: type the question
+                box.fill(ARREST)
+            page.locator("#ask").click()
+
+            mark = page.locator("#sources mark").first
+            mark.wait_for()
+            expect(page.locator("#status")).to_contain_text("Answered in")
+            chat = page.locator("#chat")
+            expect(chat).to_contain_text(ARREST)
+            expect(chat).to_contain_text("Extractive answer")
+            expect(chat).to_contain_text("[1]")
+            assert _is_article_sentence(mark.inner_text()), mark.inner_text()
+            expect(page.locator("#sources")).to_contain_text(SAMPLE)
+            expect(page.locator("#status")).to_contain_text("extractive")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            _ask_in_page(page, HOSTILE_QUESTION, "Dunmore")
+            sources = page.locator("#sources").inner_text()
+            assert SCRIPT in sources, sources
+            assert IMG in sources, sources
+            assert SCRIPT in chat.inner_text()
+            page.wait_for_timeout(500)  # time for a (wrongly) rendered <img onerror> to fire
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            assert page.locator("#sources script, #sources img, #chat img[src='x']").count() == 0
+            assert seen.dialogs == []
+            outside = [
+                url
+                for url in seen.requests
+                if urlsplit(url).scheme not in ("data", "blob")
+                and urlsplit(url).hostname != "127.0.0.1"
+            ]
+            assert outside == [], outside
+            assert seen.requests  # the recorder did see the page's own requests
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_urls_in_answers_and_status_are_plain_text(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(server + "/", wait_until="load")
+            _ask_in_page(page, HOSTILE_QUESTION, "Dunmore")
+            chat = page.locator("#chat")
+            links = [a.get_attribute("href") for a in chat.locator("a[href]").all()]
+            assert not [h for h in links if "evil" in h or "127.0.0.1" in h], links
+            assert MARKDOWN in chat.inner_text()
+            assert "http://127.0.0.1:1" in page.locator("#status").inner_text()
+        finally:
+            browser.close()
