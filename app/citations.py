@@ -14,6 +14,7 @@ from index.chunking import split_sentences
 
 # "[1]", "[1, 2]", "[1;2]", "[ 3 ]": numbers inside one pair of brackets.
 MARKER = re.compile(r"\[\s*(\d{1,4}(?:\s*[,;]\s*\d{1,4})*)\s*\]")
+_LEADING = re.compile(r"(?:\[\s*\d{1,4}(?:\s*[,;]\s*\d{1,4})*\s*\]\s*)+")
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,18 @@ def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
     text, dropped = _clean(answer, n_passages)
     claims: list[Claim] = []
     for span in split_sentences(text):
-        piece = text[span.start : span.end]
-        cited = tuple(dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(piece)))
-        bare = MARKER.sub("", piece).strip()
-        if not bare and claims:  # markers alone: they end the previous sentence
+        start = span.start
+        lead = _LEADING.match(text, start, span.end)
+        if lead and claims:  # "… unfounded. [1] Next sentence": [1] ends the previous one
             last = claims.pop()
+            cited = tuple(int(m.group(1)) for m in MARKER.finditer(lead.group()))
             merged = tuple(dict.fromkeys(last.cited + cited))
-            claims.append(Claim(text[last.start : span.end], last.start, span.end, merged))
-            continue
-        claims.append(Claim(piece, span.start, span.end, cited))
+            end = start + len(lead.group().rstrip())
+            claims.append(Claim(text[last.start : end], last.start, end, merged))
+            start = lead.end()
+            if start >= span.end:
+                continue
+        piece = text[start : span.end]
+        cited = tuple(dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(piece)))
+        claims.append(Claim(piece, start, span.end, cited))
     return ParsedAnswer(text, tuple(claims), tuple(dict.fromkeys(dropped)))

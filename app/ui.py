@@ -229,7 +229,7 @@ def build(assistant: Assistant):
             f"{len(report.failed)} failed; the index holds {report.documents} articles."
         ]
         lines += [
-            f"- **failed:** `{md_escape(Path(f['path']).name)}`: {md_escape(f['error'])}"
+            f"- **failed:** {md_escape(Path(f['path']).name)}: {md_escape(f['error'])}"
             for f in report.failed
         ]
         return "\n".join(lines), status_markdown(assistant)

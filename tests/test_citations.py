@@ -47,3 +47,12 @@ def test_never_crashes_and_never_cites_a_missing_passage(answer, n_passages):
     assert all(
         "[" + str(n) + "]" not in parsed.text for n in parsed.dropped if not 1 <= n <= n_passages
     )
+
+
+def test_a_marker_after_the_full_stop_belongs_to_the_sentence_before():
+    parsed = parse_citations("First claim here. [1] Second claim there. [2]", 2)
+    assert [(c.text, c.cited) for c in parsed.claims] == [
+        ("First claim here. [1]", (1,)),
+        ("Second claim there. [2]", (2,)),
+    ]
+

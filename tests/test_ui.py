@@ -252,6 +252,29 @@ def test_hostile_article_is_shown_as_text(server):
     assert re.search(r"(?<!\\)[<>]", answer) is None, answer
 
 
+def test_uploaded_articles_are_indexed_and_answered_from(server, tmp_path):
+    from gradio_client import handle_file
+
+    good = tmp_path / "2025-10-01-kirkwall-harbour.txt"
+    good.write_text(
+        "date 2025-10-01\nThe harbour of Kirkwall reopened on Wednesday after the storm "
+        "damage to its north pier was repaired, the council said.\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"title": "half an object", ', encoding="utf-8")
+    client = _client(server)
+    report, status = client.predict(
+        [handle_file(str(good)), handle_file(str(bad))], api_name="/add_files"
+    )
+    assert "Indexed 1 file(s)" in report and "1 failed" in report, report
+    assert "broken.json" in _plain(report) and "invalid JSON" in _plain(report)
+    assert "articles" in status
+    chat, sources, _, _ = _ask(client, "When did the harbour of Kirkwall reopen?")
+    assert "Wednesday" in _plain(_text(chat[-1]))
+    assert "2025-10-01-kirkwall-harbour.txt" in sources
+
+
 # ---------------------------------------------------------------------------------------------
 # The page in a browser
 # ---------------------------------------------------------------------------------------------
