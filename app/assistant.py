@@ -12,9 +12,13 @@ and the answer says so.
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from index.core import Index
 from index.text import guess_language, query_terms
@@ -177,6 +181,44 @@ def fit_passages(
     return [trimmed], prompts.answer_prompt(question, [trimmed])
 
 
+class CachedEmbedder:
+    """An embedder that remembers the vectors of the last `size` texts it embedded.
+
+    Answers embed the sentences of the passages they were given, and the same passages come
+    back question after question; a warm page answers faster for it.
+    """
+
+    def __init__(self, embedder, size: int = 20_000) -> None:
+        self.inner = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.inner.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            rows = []
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is None:  # evicted meanwhile by another thread
+                    vector = self.inner.embed([text])[0]
+                else:
+                    self._vectors.move_to_end(text)
+                rows.append(vector)
+        return np.stack(rows) if rows else self.inner.embed([])
+
+
 class Assistant:
     """Answers questions about an `Index`. `llm` is "auto", "ollama" or "extractive"."""
 
@@ -199,6 +241,14 @@ class Assistant:
         self.timeout = timeout
         self.k = k
         self._choices: dict[tuple[str, str | None], tuple[float, Choice]] = {}
+        self._embedder: CachedEmbedder | None = None
+
+    @property
+    def embedder(self) -> CachedEmbedder:
+        """The index's model with a cache of the sentences of passages seen recently."""
+        if self._embedder is None:
+            self._embedder = CachedEmbedder(self.index.embedder)
+        return self._embedder
 
     # -- the LLM ----------------------------------------------------------------------------
     def choice(
@@ -375,7 +425,7 @@ class Assistant:
         # Sentences are scored against what is asked now; the previous question's words only
         # helped retrieval, unless the follow-up has no content words of its own.
         asked = question if len(query_terms(question)) >= 2 else standalone
-        found = extractive.extract(asked, passages, self.index.embedder)
+        found = extractive.extract(asked, passages, self.embedder)
         if found.answerable:
             text = extractive.answer_text(found)
         else:
@@ -388,9 +438,7 @@ class Assistant:
         parsed = parse_citations(text, len(used))
         claims = [c for c in parsed.claims if c.cited]
         bare = [re.sub(r"\s*\[\d+\]", "", c.text).strip() for c in claims]
-        checks = check(
-            bare, [[used[n - 1].text for n in c.cited] for c in claims], self.index.embedder
-        )
+        checks = check(bare, [[used[n - 1].text for n in c.cited] for c in claims], self.embedder)
         best: dict[int, tuple[float, int, int]] = {}
         spans: dict[int, list[tuple[int, int]]] = {}
         claim_checks: list[ClaimCheck] = []

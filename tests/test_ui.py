@@ -9,6 +9,7 @@ The browser test also writes docs/screenshot.png (shown in the README).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -86,9 +87,71 @@ def _is_article_sentence(text: str) -> bool:
     return len(sentence) > 40 and sentence.endswith(".") and sentence in ARTICLE
 
 
+@contextlib.contextmanager
+def _serving(work: Path, env: dict, index_dir: str = "idx"):
+    """`dossier serve` in `work` on a free loopback port; yields its URL, stops it after."""
+    command = _dossier()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    err_path = work / f"serve-{port}.err"
+    with (work / f"serve-{port}.out").open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                *command,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--index-dir",
+                index_dir,
+            ],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(
+                        f"dossier serve exited with code {proc.returncode} before answering:\n"
+                        + err_path.read_text(encoding="utf-8", errors="replace")
+                    )
+                try:
+                    with urllib.request.urlopen(url + "/", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"dossier serve did not answer at {url}/ within 120 s:\n"
+                        + err_path.read_text(encoding="utf-8", errors="replace")
+                    )
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def _env(ollama_host: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env.update(OLLAMA_HOST=ollama_host, GRADIO_ANALYTICS_ENABLED="False")
+    if _dossier()[0] == sys.executable:  # no console script: import the package from the checkout
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`dossier serve` on a free loopback port, over the bundled corpus and a hostile article.
+def workdir(tmp_path_factory):
+    """The bundled corpus and a hostile article, indexed into `idx`.
 
     The working directory holds only the copies indexed (no dossier.toml), so the sources panel
     shows short relative paths such as corpus/2025-09-19-france-mali.txt.
@@ -97,63 +160,23 @@ def server(tmp_path_factory):
     shutil.copytree(CORPUS, work / "corpus")
     (work / "hostile").mkdir()
     (work / "hostile" / HOSTILE_NAME).write_text(HOSTILE, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
-    env.update(OLLAMA_HOST="127.0.0.1:1", GRADIO_ANALYTICS_ENABLED="False")
-    command = _dossier()
-    if command[0] == sys.executable:  # no console script: import the package from the checkout
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     indexed = subprocess.run(
-        [*command, "index", "corpus", "hostile", "--index-dir", "idx"],
+        [*_dossier(), "index", "corpus", "hostile", "--index-dir", "idx"],
         cwd=work,
-        env=env,
+        env=_env("127.0.0.1:1"),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert indexed.returncode == 0, f"dossier index failed:\n{indexed.stdout}\n{indexed.stderr}"
+    return work
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    out = (work / "serve.out").open("w")
-    err_path = work / "serve.err"
-    err = err_path.open("w")
-    proc = subprocess.Popen(
-        [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir", "idx"],
-        cwd=work,
-        env=env,
-        stdout=out,
-        stderr=err,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"dossier serve exited with code {proc.returncode} before answering:\n"
-                    + err_path.read_text(encoding="utf-8", errors="replace")
-                )
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"dossier serve did not answer at {url}/ within 120 s:\n"
-                    + err_path.read_text(encoding="utf-8", errors="replace")
-                )
-            time.sleep(0.5)
+
+@pytest.fixture(scope="module")
+def server(workdir):
+    """The page with Ollama unreachable (a closed port): auto mode answers extractively."""
+    with _serving(workdir, _env("127.0.0.1:1")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        out.close()
-        err.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,3 +408,38 @@ def test_urls_in_answers_and_status_are_plain_text(server):
             assert "http://127.0.0.1:1" in page.locator("#status").inner_text()
         finally:
             browser.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The page with an LLM: the stand-in Ollama server
+# ---------------------------------------------------------------------------------------------
+
+
+def test_page_answers_through_ollama_and_falls_back_when_it_fails(workdir):
+    from tests.ollama_standin import StandInOllama
+
+    llm_dir = workdir / "idx-llm"  # a copy: one process per Chroma directory
+    shutil.copytree(workdir / "idx", llm_dir)
+    with (
+        StandInOllama(models=["llama3.2:3b"]) as ollama,
+        _serving(workdir, _env(ollama.host_port), index_dir="idx-llm") as url,
+    ):
+        client = _client(url)
+        chat, sources, status, _ = _ask(client, ARREST)
+        answer = _plain(_text(chat[-1]))
+        assert "Extractive answer" not in answer and re.search(r"\[\d\]", answer), answer
+        assert "llama3.2:3b" in status and "ollama" in status.lower()
+        assert len(ollama.chats) == 1 and ARREST in str(ollama.chats[0]["messages"])
+        assert _marks(sources), "the cited sentence is highlighted"
+
+        # The follow-up is rewritten by the model, then answered with the conversation.
+        _ask(client, FOLLOW_UP, chat)
+        rewrite = str(ollama.chats[1]["messages"])
+        assert "Standalone question:" in rewrite and ARREST in rewrite
+
+        # The stream is cut: the page withdraws the partial answer and answers extractively.
+        ollama.fault = "cut"
+        chat, sources, status, _ = _ask(_client(url), ARREST)
+        answer = _plain(_text(chat[-1]))
+        assert answer.startswith("*Extractive answer"), answer
+        assert "broke off" in answer and ollama.url in answer
