@@ -39,6 +39,11 @@ EmbedModel = Annotated[
     ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+After = Annotated[str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")]
+Before = Annotated[str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")]
+Source = Annotated[
+    str | None, typer.Option(help="Only articles whose source or path contains this text.")
+]
 
 
 def _console(stderr: bool = False):
@@ -164,15 +169,9 @@ def search(
         int | None,
         typer.Option("--k", min=1, help="Passages to return (env DOSSIER_TOP_K; default 5)."),
     ] = None,
-    after: Annotated[
-        str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")
-    ] = None,
-    before: Annotated[
-        str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")
-    ] = None,
-    source: Annotated[
-        str | None, typer.Option(help="Only articles whose source or path contains this text.")
-    ] = None,
+    after: After = None,
+    before: Before = None,
+    source: Source = None,
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
@@ -258,22 +257,18 @@ def _assistant(settings: dict, idx):
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="A question, in French or English.")],
+    question: Annotated[
+        str, typer.Argument(help="A question, in French or English.", metavar="QUESTION")
+    ],
     llm: Llm = None,
     model: Model = None,
     k: Annotated[
         int | None,
         typer.Option("--k", min=1, help="Passages to answer from (env DOSSIER_TOP_K; default 5)."),
     ] = None,
-    after: Annotated[
-        str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")
-    ] = None,
-    before: Annotated[
-        str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")
-    ] = None,
-    source: Annotated[
-        str | None, typer.Option(help="Only articles whose source or path contains this text.")
-    ] = None,
+    after: After = None,
+    before: Before = None,
+    source: Source = None,
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,

@@ -143,7 +143,13 @@ def resolve(
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         if flags.get(setting.name) is not None:
-            values[setting.name] = flags[setting.name]
+            value = flags[setting.name]
+            if isinstance(value, str) and setting.parse is not str:
+                try:
+                    value = setting.parse(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{setting.flag}: {exc}.") from None
+            values[setting.name] = value
             continue
         for where, raw in (
             (setting.env, env.get(setting.env or "")),
