@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from index.core import Index
+from index.errors import ConfigError
 from index.text import guess_language, query_terms
 from index.types import Passage
 
@@ -32,11 +33,15 @@ from .support import check
 DECLINE = {"en": "The articles don't say.", "fr": "Les articles ne le disent pas."}
 CHARS_PER_TOKEN = 3  # conservative for Llama/Qwen tokenizers on French text (about 3.3–4)
 HISTORY_TURNS = 6  # turns of the conversation given to the rewriting prompt
+MAX_QUESTION_CHARS = 1000
+MAX_TURN_CHARS = 1000  # of each earlier turn, in the rewriting prompt
 MIN_PASSAGE_CHARS = 200  # a passage cut shorter than this cannot answer anything
 CHOICE_TTL = 30.0  # seconds an `auto` probe of the LLM server is trusted
 
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+# "comment" is English too: left to the stop-word count.
 _FRENCH_QUESTION = re.compile(
-    r"\b(pourquoi|quand|combien|comment|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
+    r"\b(pourquoi|quand|combien|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
     re.IGNORECASE,
 )
 # The model saying the passages hold no answer (rule 4 of prompts/system.md, and variants).
@@ -54,6 +59,12 @@ _FOLLOW_UP = re.compile(
     r"lui|leur|leurs|cela|ça|celui|celle|ceux)\b",
     re.IGNORECASE,
 )
+
+
+def _states_something(sentence: str) -> bool:
+    """A sentence that claims something: not a decline, a lead-in ("Here is…:") or a scrap."""
+    text = sentence.strip()
+    return not (_DECLINED.search(text) or text.endswith(":") or len(query_terms(text)) < 2)
 
 
 def question_language(question: str) -> str:
@@ -89,11 +100,17 @@ class Citation:
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """A sentence of the answer, the passages it cites and whether they support it."""
+    """A sentence of the answer, the passages it cites and whether they support it.
+
+    `supported` is False for a statement that cites nothing (an answer's every claim must
+    rest on a passage), None for what states nothing: a decline, a lead-in ending in ":".
+    """
 
     text: str
     cited: tuple[int, ...]
-    supported: bool | None  # None: cites nothing
+    supported: bool | None
+    start: int = 0  # offsets in the answer's text
+    end: int = 0
 
     def to_dict(self) -> dict:
         return {"text": self.text, "cited": list(self.cited), "supported": self.supported}
@@ -297,6 +314,16 @@ class Assistant:
 
         Raises LLMError in `ollama` mode when the LLM fails; `auto` falls back instead.
         """
+        question = question.strip()
+        if not question:
+            raise ConfigError("Ask a question: the question is empty.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ConfigError(
+                f"The question is {len(question)} characters long; ask in at most "
+                f"{MAX_QUESTION_CHARS} (dossier searches the articles for you: no need to paste "
+                "them)."
+            )
+        k = self.k if k is None else k
         started = time.monotonic()
         mode = llm or self.llm
         choice = self.choice(model, llm=mode)
@@ -305,48 +332,54 @@ class Assistant:
             notice = choice.reason
         yield Event("status", choice.reason)
 
-        standalone = question.strip()
+        standalone = question
         if history:
-            standalone, why = self._standalone(question, history, backend)
+            try:
+                standalone, why = self._standalone(question, history, backend)
+            except LLMError as exc:
+                if mode != "auto":
+                    raise
+                backend, notice = None, self._fell_back(exc, model)
+                yield Event("status", notice)
+                standalone, why = self._standalone(question, history, None)
             if why:
                 yield Event("status", why)
-        passages = self.index.search(
-            standalone, k or self.k, after=after, before=before, source=source
-        )
+        searching = time.monotonic()
+        passages = self.index.search(standalone, k, after=after, before=before, source=source)
         retrieved = time.monotonic()
         yield Event("passages", passages=tuple(passages))
-        common = {
-            "question": question,
-            "standalone": standalone,
-            "notice": notice,
-        }
+        common = {"question": question, "standalone": standalone, "notice": notice}
 
         def timings() -> dict:
             end = time.monotonic()
             return {
-                "retrieve": round((retrieved - started) * 1000),
+                "retrieve": round((retrieved - searching) * 1000),
                 "generate": round((end - retrieved) * 1000),
                 "total": round((end - started) * 1000),
+                "prepare": round((searching - started) * 1000),  # LLM probe, follow-up rewrite
             }
 
-        missing = extractive.missing_names(standalone, passages) if passages else []
+        # Without an LLM, a name the passages never mention ends it too; an LLM reads the
+        # passages and judges for itself ("Embassy" in a question, « ambassade » in the text).
+        missing = extractive.missing_names(standalone, passages) if passages and not backend else []
         if not passages or missing:
-            why = (
-                f"the passages never mention {', '.join(missing)}"
-                if missing
-                else "no passage passes the relevance floor"
-            )
+            if missing:
+                why = f"the passages never mention {', '.join(missing)}"
+            elif self.index.documents_matching(after=after, before=before, source=source) == set():
+                why = "no article matches the date range or source asked for"
+            else:
+                why = "no passage passes the relevance floor"
             text = DECLINE[question_language(question)]
             yield Event("delta", text)
             yield Event(
                 "answer",
                 answer=Answer(
                     answer=text,
-                    mode=choice.mode,
-                    model=choice.model,
+                    mode=backend.mode if backend else "extractive",
+                    model=backend.model if backend else None,
                     answerable=False,
                     citations=(),
-                    passages=(),
+                    passages=tuple(passages),
                     timings_ms=timings(),
                     reason=why,
                     **common,
@@ -361,10 +394,9 @@ class Assistant:
             except LLMError as exc:
                 if mode != "auto":
                     raise
-                notice = f"extractive mode (no LLM) for this answer: {exc}"
-                common["notice"] = notice
+                common["notice"] = self._fell_back(exc, model)
                 yield Event("reset")
-                yield Event("status", notice)
+                yield Event("status", common["notice"])
                 backend = None
         if backend is None:
             used = list(passages)
@@ -372,34 +404,46 @@ class Assistant:
         answer = self._finish(text, used, backend, timings, reason, common)
         yield Event("answer", answer=answer)
 
+    def _fell_back(self, exc: LLMError, model: str | None) -> str:
+        """Remember, for a while, that the LLM failed (so that the next questions do not wait
+        for it again), and say so."""
+        notice = f"extractive mode (no LLM) for this answer: {exc}"
+        key = ("auto", model or self.model)
+        self._choices[key] = (time.monotonic(), Choice(None, f"extractive mode (no LLM): {exc}"))
+        return notice
+
     def _standalone(
         self, question: str, history: Sequence[dict], backend: Backend | None
     ) -> tuple[str, str | None]:
-        """The follow-up as a standalone question, and a status note when it was rewritten."""
+        """The follow-up as a standalone question, and a status note when it was rewritten.
+
+        Raises LLMError when the LLM fails to rewrite it."""
         turns = [
-            {"role": t["role"], "content": re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", t["content"])}
-            for t in history[-HISTORY_TURNS:]
-            if t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+            {
+                "role": t["role"],
+                "content": _MARKERS.sub("", t["content"])[:MAX_TURN_CHARS],
+            }
+            for t in list(history)[-HISTORY_TURNS:]
+            if isinstance(t, dict)
+            and t.get("role") in ("user", "assistant")
+            and isinstance(t.get("content"), str)
         ]
         if not turns:
-            return question.strip(), None
+            return question, None
         if backend is not None:
-            try:
-                rewritten = backend.complete(
-                    "You rewrite follow-up questions. Reply with the question only.",
-                    prompts.rewrite_prompt(question.strip(), turns),
-                ).strip()
-                rewritten = rewritten.splitlines()[0].strip().strip('"«» ') if rewritten else ""
-                if rewritten:
-                    return rewritten, f"searched for: {rewritten}"
-            except LLMError:
-                pass  # the answer itself will report the server's trouble
+            rewritten = backend.complete(
+                "You rewrite follow-up questions. Reply with the question only.",
+                prompts.rewrite_prompt(question, turns),
+            ).strip()
+            rewritten = rewritten.splitlines()[0].strip().strip('"«» ') if rewritten else ""
+            if rewritten and len(rewritten) <= MAX_QUESTION_CHARS:
+                return rewritten, f"searched for: {rewritten}"
         if not _FOLLOW_UP.search(question) and len(query_terms(question)) >= 3:
-            return question.strip(), None
+            return question, None
         previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), "")
         if not previous:
-            return question.strip(), None
-        combined = f"{question.strip()} ({previous.strip()})"
+            return question, None
+        combined = f"{question} ({previous.strip()})"
         return combined, f"searched for: {combined}"
 
     def _generate(self, backend: Backend, standalone: str, question: str, passages):
@@ -445,7 +489,10 @@ class Assistant:
         by_claim = iter(zip(claims, checks, strict=True))
         for claim in parsed.claims:
             if not claim.cited:
-                claim_checks.append(ClaimCheck(claim.text, (), None))
+                states = backend is not None and _states_something(claim.text)
+                claim_checks.append(
+                    ClaimCheck(claim.text, (), False if states else None, claim.start, claim.end)
+                )
                 continue
             _, supports = next(by_claim)
             for n, s in zip(claim.cited, supports, strict=True):
@@ -454,7 +501,13 @@ class Assistant:
                 if n not in best or s.score > best[n][0]:
                     best[n] = (s.score, s.start, s.end)
             claim_checks.append(
-                ClaimCheck(claim.text, claim.cited, any(s.supported for s in supports))
+                ClaimCheck(
+                    claim.text,
+                    claim.cited,
+                    any(s.supported for s in supports),
+                    claim.start,
+                    claim.end,
+                )
             )
         from .support import SUPPORT_THRESHOLD
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from index.dates import parse_bound
-from index.errors import DossierError
+from index.errors import ConfigError, DossierError
 
 from .settings import BY_NAME, resolve
 
@@ -301,21 +301,28 @@ def ask(
                 choice = assistant.choice()
             except LLMError as exc:
                 _fail(str(exc))
-            streaming = not json_out
+            # LLM text is printed as it streams; an extractive answer (or one that replaces a
+            # broken stream) is printed whole at the end, labelled.
+            streaming = not json_out and choice.backend is not None
+            streamed = False
             for event in assistant.stream(question, after=after, before=before, source=source):
-                if event.kind == "status" and streaming:
+                if event.kind == "status" and not json_out:
                     err.print(f"[dim]{_escape(event.text)}[/]")
-                elif event.kind == "delta" and streaming and choice.backend is not None:
+                elif event.kind == "delta" and streaming:
                     out.print(_escape(event.text), end="")
+                    streamed = True
                 elif event.kind == "reset" and streaming:
                     out.print()
                     err.print("[yellow]the answer above broke off; extractive answer follows:[/]")
+                    streaming = streamed = False
                 elif event.kind == "answer":
                     answer = event.answer
     except KeyboardInterrupt:
         _fail("interrupted.", 130)
     except LLMError as exc:
-        if not json_out:
+        if json_out:  # a consumer of --json gets an object either way
+            print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False))
+        else:
             out.print()
         _fail(str(exc), 1)
     except DossierError as exc:
@@ -326,7 +333,7 @@ def ask(
     if json_out:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
-    _print_answer(answer, printed=answer.mode != "extractive")
+    _print_answer(answer, printed=streamed)
 
 
 def _escape(text: str) -> str:
@@ -367,6 +374,20 @@ def _print_answer(answer, printed: bool) -> None:
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 
+def _check_port(host: str, port: int) -> None:
+    """ConfigError, before anything is loaded, when the address cannot be listened on."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): another program may be "
+            "using the port; choose another with --port or DOSSIER_PORT."
+        ) from None
+
+
 def _shown(path: Path) -> Path:
     """`path` relative to the working directory when it lies under it (as users type it)."""
     try:
@@ -401,6 +422,7 @@ def serve(
                 "port": port,
             }
         )
+        _check_port(settings["host"], settings["port"])
         from .ui import launch
 
         idx = _open_index(settings, create=True)

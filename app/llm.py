@@ -94,7 +94,12 @@ def list_models(url: str, timeout: float = PROBE_TIMEOUT) -> list[str]:
         raise LLMError(
             f"The Ollama server at {url} answered {exc.status_code}: {exc.error}"
         ) from None
-    return [m.model for m in listed.models if m.model]
+    except Exception as exc:  # HTML, or JSON of another shape: not an Ollama server
+        raise LLMError(
+            f"The server at {url} does not answer like Ollama ({type(exc).__name__} reading its "
+            "model list): check OLLAMA_HOST."
+        ) from None
+    return [m.model for m in listed.models or [] if m.model]
 
 
 def _reason(exc: Exception) -> str:

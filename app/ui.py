@@ -12,6 +12,7 @@ import html
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 
 from .assistant import Answer, Assistant
@@ -27,7 +28,8 @@ EXTRACTIVE = "extractive (no LLM)"
 AUTO = "auto"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 # ":" and "/" too: the renderer turns "http://…" into a link before it drops backslashes.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&:/])")
+# "$" (LaTeX) and "=" (setext headings) too.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&:/$=])")
 
 CSS = """
 .dossier-sources .src { border: 1px solid var(--border-color-primary); border-radius: 8px;
@@ -54,18 +56,29 @@ def notice_markdown(text: str) -> str:
     return "".join(md_escape(part) if i % 2 == 0 else f"`{part}`" for i, part in enumerate(parts))
 
 
+def _gap(text: str) -> str:
+    """What lies between two sentences of an answer: its paragraph breaks kept."""
+    return "\n\n" if "\n" in text else (" " if text else "")
+
+
 def answer_markdown(answer: Answer) -> str:
     """The final answer for the chat: escaped, unsupported sentences flagged, mode labelled."""
     parts: list[str] = []
     if answer.mode == "extractive" and answer.answerable:
         parts.append("*Extractive answer: sentences quoted from the articles (no LLM).*\n\n")
     if answer.claims:
+        at = 0
         for claim in answer.claims:
+            parts.append(_gap(answer.answer[at : claim.start]))
             parts.append(md_escape(claim.text))
             if claim.supported is False:
-                cited = ", ".join(str(n) for n in claim.cited)
-                parts.append(f" ⚠️ *not supported by passage {cited}*")
-            parts.append(" ")
+                if claim.cited:
+                    cited = ", ".join(str(n) for n in claim.cited)
+                    parts.append(f" ⚠️ *not supported by passage {cited}*")
+                else:
+                    parts.append(" ⚠️ *cites no passage*")
+            at = claim.end
+        parts.append(_gap(answer.answer[at:]))
     else:
         parts.append(md_escape(answer.answer))
     if answer.notice and "for this answer" in answer.notice:  # the LLM failed mid-answer
@@ -112,6 +125,10 @@ def sources_html(answer: Answer | None, passages=()) -> str:
     return '<div class="dossier-sources">' + "".join(blocks) + "</div>"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _merged(spans) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for a, b in sorted(spans):
@@ -122,28 +139,41 @@ def _merged(spans) -> list[tuple[int, int]]:
     return out
 
 
-def status_markdown(assistant: Assistant, choice=None, extra: str = "") -> str:
+def status_markdown(
+    assistant: Assistant, choice=None, extra: str = "", answer: Answer | None = None
+) -> str:
+    """The status line: the mode (of `answer` if given, else of the settings), the index."""
     idx = assistant.index
     try:
-        choice = choice or assistant.choice()
-        mode = (
-            f"**Mode:** Ollama · model `{choice.model}`"
-            if choice.backend
-            else f"**Mode:** {notice_markdown(choice.reason)}"
-        )
+        if answer is not None:
+            mode = (
+                f"**Mode:** Ollama · model `{answer.model}`"
+                if answer.mode != "extractive"
+                else f"**Mode:** {notice_markdown(answer.notice or 'extractive (no LLM)')}"
+            )
+        else:
+            choice = choice or assistant.choice()
+            mode = (
+                f"**Mode:** Ollama · model `{choice.model}`"
+                if choice.backend
+                else f"**Mode:** {notice_markdown(choice.reason)}"
+            )
     except LLMError as exc:
         mode = f"**Mode:** unavailable — {notice_markdown(str(exc))}"
-    line = f"{mode} · **Index:** {idx.count_documents()} articles, {idx.count_chunks()} passages"
+    line = (
+        f"{mode} · **Index:** {_count(idx.count_documents(), 'article')}, "
+        f"{_count(idx.count_chunks(), 'passage')}"
+    )
     return line + (f"\n\n{extra}" if extra else "")
 
 
 def _llm_and_model(choice_value: str | None) -> tuple[str | None, str | None]:
-    """The model dropdown's value as (llm override, model)."""
+    """The model dropdown's value as (LLM mode override, model)."""
     if not choice_value or choice_value == AUTO:
         return None, None
     if choice_value == EXTRACTIVE:
         return "extractive", None
-    return "ollama", choice_value
+    return None, choice_value  # that model, falling back (in auto mode) if it fails
 
 
 def build(assistant: Assistant):
@@ -192,9 +222,14 @@ def build(assistant: Assistant):
                     yield chat, gr.skip(), gr.skip(), history, ""
                 elif event.kind == "answer":
                     answer = event.answer
-        except (LLMError, Exception) as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {notice_markdown(str(exc))}"}
-            yield chat, gr.skip(), f"**Error:** {notice_markdown(str(exc))}", history, ""
+        except Exception as exc:  # shown to the user; the server goes on
+            message = (
+                str(exc)
+                .replace("--after", "“Articles from”")
+                .replace("--before", "“Articles until”")
+            )
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {notice_markdown(message)}"}
+            yield chat, gr.skip(), f"**Error:** {notice_markdown(message)}", history, ""
             return
         assert answer is not None
         chat[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -206,9 +241,10 @@ def build(assistant: Assistant):
         t = answer.timings_ms
         label = f"{answer.mode}{' · ' + answer.model if answer.model else ''}"
         done = f"Answered in {t['total']} ms ({label})."
-        if answer.notice and "for this answer" in answer.notice:
-            done += " " + notice_markdown(answer.notice)
-        yield chat, sources_html(answer), status_markdown(assistant, extra=done), history, ""
+        status = status_markdown(assistant, extra=done, answer=answer)
+        yield chat, sources_html(answer), status, history, ""
+
+    adding = threading.Lock()
 
     def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom
         if not files:
@@ -223,7 +259,8 @@ def build(assistant: Assistant):
             shutil.copyfile(source, destination)
             paths.append(destination)
         progress(0, desc="indexing")
-        report = assistant.index.add(paths, progress=True)
+        with adding:  # one indexing run at a time (two would race on the keyword index)
+            report = assistant.index.add(paths, progress=True)
         lines = [
             f"Indexed {report.indexed} file(s), {report.unchanged} unchanged, "
             f"{len(report.failed)} failed; the index holds {report.documents} articles."
@@ -235,7 +272,10 @@ def build(assistant: Assistant):
         return "\n".join(lines), status_markdown(assistant)
 
     def refresh():
-        choice = assistant.choice(refresh=True)
+        try:
+            choice = assistant.choice(refresh=True)
+        except LLMError as exc:
+            return f"**Mode:** unavailable — {notice_markdown(str(exc))}", gr.update()
         return status_markdown(assistant, choice), gr.update(choices=model_choices())
 
     with gr.Blocks(title="dossier", analytics_enabled=False) as page:
@@ -249,6 +289,7 @@ def build(assistant: Assistant):
                     height=460,
                     sanitize_html=True,
                     feedback_options=None,
+                    latex_delimiters=[],  # "$$" in an article is text, not mathematics
                     elem_id="chat",
                 )
                 with gr.Row():
@@ -280,12 +321,20 @@ def build(assistant: Assistant):
 
         inputs = [box, chat, history, k, model, after, before]
         outputs = [chat, sources, status, history, box]
-        box.submit(respond, inputs, outputs, api_name="ask")
-        send.click(respond, inputs, outputs, api_name=False)
+        # One event for both triggers: a second Ask while an answer streams is ignored.
+        gr.on(
+            [box.submit, send.click],
+            respond,
+            inputs,
+            outputs,
+            api_name="ask",
+            trigger_mode="once",
+            concurrency_id="ask",
+        )
         clear.click(
             lambda: ([], sources_html(None), []), None, [chat, sources, history], api_name=False
         )
-        add.click(add_files, [files], [added, status], api_name="add_files")
+        add.click(add_files, [files], [added, status], api_name="add_files", concurrency_limit=1)
         recheck.click(refresh, None, [status, model], api_name=False)
     return page
 

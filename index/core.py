@@ -3,6 +3,7 @@ for adding files. This is the entry point other apps import."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,7 @@ class Index:
         self._checked = False
         self._keyword: KeywordIndex | None = None
         self._keyword_generation = -1
+        self._keyword_lock = threading.RLock()
         self.flush_chunks = FLUSH_CHUNKS
 
     def close(self) -> None:
@@ -108,15 +110,20 @@ class Index:
     @property
     def keyword(self) -> KeywordIndex:
         """The keyword index matching the store: loaded once; rebuilt in memory if stale."""
-        generation = self.manifest.generation()
-        if self._keyword is None or self._keyword_generation != generation:
-            keyword = KeywordIndex.load(self.dir, generation)
-            self._keyword = keyword or self.rebuild_keyword(generation, save=False)
-            self._keyword_generation = generation
-        return self._keyword
+        with self._keyword_lock:  # a server searches in several threads while it indexes
+            generation = self.manifest.generation()
+            if self._keyword is None or self._keyword_generation != generation:
+                keyword = KeywordIndex.load(self.dir, generation)
+                self._keyword = keyword or self.rebuild_keyword(generation, save=False)
+                self._keyword_generation = generation
+            return self._keyword
 
     def rebuild_keyword(self, generation: int, *, save: bool) -> KeywordIndex:
         """Build the keyword index from every chunk in the store; writers `save` it."""
+        with self._keyword_lock:
+            return self._rebuild_keyword(generation, save)
+
+    def _rebuild_keyword(self, generation: int, save: bool) -> KeywordIndex:
         ids, docs, texts, langs = [], [], [], []
         for chunk in self.store.iter_all():
             ids.append(chunk.chunk_id)

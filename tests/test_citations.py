@@ -55,4 +55,3 @@ def test_a_marker_after_the_full_stop_belongs_to_the_sentence_before():
         ("First claim here. [1]", (1,)),
         ("Second claim there. [2]", (2,)),
     ]
-

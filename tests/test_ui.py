@@ -4,7 +4,8 @@ gradio_client and through the page itself in headless Chromium (/usr/bin/chromiu
 The server runs with OLLAMA_HOST on a closed port, so `auto` mode falls back to the extractive
 answerer: no LLM is needed and the answers are deterministic. Besides the bundled corpus the
 index holds a hostile article whose text carries HTML and Markdown; it must be shown as text.
-The browser test also writes docs/screenshot.png (shown in the README).
+The screenshot test can re-take docs/screenshot.png (shown in the README):
+DOSSIER_UPDATE_SCREENSHOT=1 pytest tests/test_ui.py -k screenshot.
 """
 
 from __future__ import annotations
@@ -88,13 +89,15 @@ def _is_article_sentence(text: str) -> bool:
 
 
 @contextlib.contextmanager
-def _serving(work: Path, env: dict, index_dir: str = "idx"):
-    """`dossier serve` in `work` on a free loopback port; yields its URL, stops it after."""
+def _serving(work: Path, env: dict, index_dir: str = "idx", logs: Path | None = None):
+    """`dossier serve` in `work` on a free loopback port; yields its URL, stops it after.
+    Its output goes to files in `logs` (default: `work`)."""
     command = _dossier()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    err_path = work / f"serve-{port}.err"
-    with (work / f"serve-{port}.out").open("w") as out, err_path.open("w") as err:
+    logs = logs or work
+    err_path = logs / f"serve-{port}.err"
+    with (logs / f"serve-{port}.out").open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen(
             [
                 *command,
@@ -366,8 +369,6 @@ def test_page_answers_cites_and_escapes(server):
             assert _is_article_sentence(mark.inner_text()), mark.inner_text()
             expect(page.locator("#sources")).to_contain_text(SAMPLE)
             expect(page.locator("#status")).to_contain_text("extractive")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             _ask_in_page(page, HOSTILE_QUESTION, "Dunmore")
             sources = page.locator("#sources").inner_text()
@@ -443,3 +444,41 @@ def test_page_answers_through_ollama_and_falls_back_when_it_fails(workdir):
         answer = _plain(_text(chat[-1]))
         assert answer.startswith("*Extractive answer"), answer
         assert "broke off" in answer and ollama.url in answer
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """The page as a newcomer first sees it: the bundled corpus only, indexed by `serve`
+    itself, Ollama at its default address (when nothing listens there) and not running."""
+    index_dir = tmp_path_factory.mktemp("fresh") / ".dossier"
+    with socket.socket() as probe:
+        default_free = probe.connect_ex(("127.0.0.1", 11434)) != 0
+    host = "127.0.0.1:11434" if default_free else "127.0.0.1:1"
+    # From the checkout, as the README's command runs it: the sources show corpus/….txt.
+    with _serving(ROOT, _env(host), index_dir=str(index_dir), logs=index_dir.parent) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_screenshot_of_the_example_question(fresh_server, tmp_path):
+    """Takes the picture at the top of the README: into docs/screenshot.png when
+    DOSSIER_UPDATE_SCREENSHOT=1, else into a temporary folder (a test run leaves the checkout
+    as it was)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(fresh_server + "/", wait_until="load")
+            expect(page.locator("#status")).to_contain_text("1 article, 4 passages")
+            _ask_in_page(page, ARREST, "")
+            espionage = page.locator("#sources mark").filter(has_text="espionnage")
+            expect(espionage).to_have_count(1)
+            update = os.environ.get("DOSSIER_UPDATE_SCREENSHOT") == "1"
+            target = SCREENSHOT if update else tmp_path / "screenshot.png"
+            page.screenshot(path=str(target), full_page=True)
+            assert target.stat().st_size > 10_000
+        finally:
+            browser.close()
