@@ -105,7 +105,7 @@ SETTINGS = (
     ),
     Setting(
         "llm_timeout",
-        "seconds to wait for the LLM server (per response, and between streamed pieces)",
+        "seconds to wait for the LLM server to send its first or next piece",
         None,
         "DOSSIER_LLM_TIMEOUT",
         120.0,
