@@ -363,7 +363,8 @@ def _print_answer(answer, printed: bool) -> None:
         out.print(
             f"[bold][{c.n}][/] {_escape(p.date or 'undated')}  [cyan]{_escape(p.path)}[/]{mark}"
         )
-        out.print(f"    [italic]{_escape(' '.join(c.sentence.split()))}[/]")
+        for a, b in c.spans or ((c.sentence_start, c.sentence_end),):
+            out.print(f"    [italic]{_escape(' '.join(p.text[a:b].split()))}[/]")
     t = answer.timings_ms
     _console(stderr=True).print(
         f"[dim]{answer.mode}{' ' + answer.model if answer.model else ''} · retrieve "
