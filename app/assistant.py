@@ -111,9 +111,15 @@ class ClaimCheck:
     supported: bool | None
     start: int = 0  # offsets in the answer's text
     end: int = 0
+    supports: tuple[bool, ...] = ()  # for each cited passage: does it support the sentence?
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "cited": list(self.cited), "supported": self.supported}
+        return {
+            "text": self.text,
+            "cited": list(self.cited),
+            "supported": self.supported,
+            "supports": list(self.supports),
+        }
 
 
 @dataclass(frozen=True)
@@ -507,6 +513,7 @@ class Assistant:
                     any(s.supported for s in supports),
                     claim.start,
                     claim.end,
+                    tuple(s.supported for s in supports),
                 )
             )
         from .support import SUPPORT_THRESHOLD

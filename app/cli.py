@@ -372,6 +372,100 @@ def _print_answer(answer, printed: bool) -> None:
     )
 
 
+@app.command("eval")
+def eval_cmd(
+    qaset: Annotated[Path, typer.Argument(help="A Q&A set (JSONL).", metavar="QASET.jsonl")],
+    llm: Llm = None,
+    model: Model = None,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", min=1, help="Passages per answer (env DOSSIER_TOP_K; default 5)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for summary.json, results.jsonl, report.md and plots."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Evaluate the valid lines of a flawed set.")
+    ] = False,
+    json_out: JsonOut = False,
+    index_dir: IndexDir = None,
+    embed_model: EmbedModel = None,
+) -> None:
+    """Run a Q&A set through dossier and score retrieval, answers, citations and declining."""
+    from eval.qaset import load_qaset, unknown_sources
+
+    from .llm import LLMError
+
+    settings: dict = {"index_dir": index_dir or ".dossier"}
+    err = _console(stderr=True)
+    try:
+        settings = resolve(
+            {
+                "index_dir": index_dir,
+                "embed_model": embed_model,
+                "top_k": k,
+                "llm": llm,
+                "model": model,
+            }
+        )
+        items, problems = load_qaset(qaset, skip_invalid=skip_invalid)
+        with _open_index(settings, create=False) as idx:
+            if idx.count_chunks() == 0:
+                _fail(
+                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    "add articles with `dossier index corpus/`."
+                )
+            missing = unknown_sources(items, idx.manifest.document_names())
+            if missing and not skip_invalid:
+                _fail(
+                    f"{qaset}: {len(missing)} question(s) name sources not in the index:\n"
+                    + "\n".join(missing[:20])
+                    + "\nIndex them, fix the names, or run with --skip-invalid."
+                )
+            if missing:
+                bad = {int(m.split()[1]) for m in missing}
+                items = [i for i in items if i.line not in bad]
+                problems += missing
+            for problem in problems:
+                err.print(f"[yellow]skipped:[/] {_escape(problem)}")
+            result = _run_eval(settings, idx, items, str(qaset), json_out)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written.", 130)
+    except LLMError as exc:
+        _fail(str(exc), 1)
+    except DossierError as exc:
+        _fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        _fail(_storage_error(settings["index_dir"], exc))
+    summary, results = result.summary, result.results
+    summary["skipped"] = len(problems)
+    if out is not None:
+        from eval.report import write_run
+
+        written = write_run(out, summary, results)
+        err.print(f"wrote {', '.join(str(p) for p in written)}")
+    if json_out:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    from eval.report import console_table
+
+    _console().print(console_table(summary))
+
+
+def _run_eval(settings: dict, idx, items, qaset: str, quiet: bool):
+    from tqdm import tqdm
+
+    from eval.runner import evaluate
+
+    assistant = _assistant(settings, idx)
+    bar = tqdm(total=len(items), unit="question", desc="evaluating", disable=quiet, leave=False)
+    try:
+        return evaluate(items, assistant, qaset=qaset, on_result=lambda _: bar.update())
+    finally:
+        bar.close()
+
+
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 

@@ -12,7 +12,7 @@ def normalize(text: str) -> str:
     """Lower-case, accents and quote styles removed, runs of any space folded to one."""
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_QUOTES)
-    text = re.sub(r"'\s+|\s+'", "'", text)  # « infondées » vs 'infondées'
+    text = re.sub(r"\s*'\s*", "'", text)  # « infondées », "infondées", ‘infondées’ alike
     return re.sub(r"\s+", " ", text).strip()
 
 

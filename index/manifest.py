@@ -170,6 +170,13 @@ class Manifest:
     def document_files(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT file FROM documents")]
 
+    def document_names(self) -> set[str]:
+        """Every document's id and its file's name: what a Q&A set's `sources` may name."""
+        names: set[str] = set()
+        for doc_id, path in self.db.execute("SELECT doc_id, path FROM documents"):
+            names.update((doc_id, Path(path).name))
+        return names
+
     def count_documents(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
