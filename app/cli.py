@@ -388,11 +388,25 @@ def eval_cmd(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Evaluate the valid lines of a flawed set.")
     ] = False,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Sweep a setting: k=3,5,8 (also llm, model, dense_weight, min_similarity); "
+            "twice for a grid.",
+        ),
+    ] = None,
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
 ) -> None:
     """Run a Q&A set through dossier and score retrieval, answers, citations and declining."""
+    from eval.sweep import grid
+
+    try:
+        combos = grid(sweep) if sweep else None
+    except DossierError as exc:
+        _fail(str(exc))
     from eval.qaset import load_qaset, unknown_sources
 
     from .llm import LLMError
@@ -429,6 +443,9 @@ def eval_cmd(
                 problems += missing
             for problem in problems:
                 err.print(f"[yellow]skipped:[/] {_escape(problem)}")
+            if combos:
+                _sweep(settings, idx, items, str(qaset), combos, out, json_out)
+                return
             result = _run_eval(settings, idx, items, str(qaset), json_out)
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written.", 130)
@@ -451,6 +468,81 @@ def eval_cmd(
     from eval.report import console_table
 
     _console().print(console_table(summary))
+
+
+def _sweep(settings: dict, idx, items, qaset: str, combos, out, quiet: bool) -> None:
+    from rich.table import Table
+    from tqdm import tqdm
+
+    from eval.sweep import run_sweep, table, write_sweep
+
+    assistant = _assistant(settings, idx)
+    bar = tqdm(
+        total=len(items) * len(combos), unit="question", desc="sweeping", disable=quiet, leave=False
+    )
+    try:
+        runs = run_sweep(items, assistant, combos, qaset=qaset, on_result=lambda _: bar.update())
+    finally:
+        bar.close()
+    if out is not None:
+        written = write_sweep(out, runs)
+        _console(stderr=True).print(f"wrote {len(written)} files under {_escape(str(out))}/")
+    if quiet:
+        print(
+            json.dumps([{"setting": s, "summary": r.summary} for s, r in runs], ensure_ascii=False)
+        )
+        return
+    header, body = table(runs)
+    shown = Table(title=f"{qaset}: sweep over {', '.join(combos[0])}")
+    for name in header:
+        shown.add_column(name, justify="right")
+    for row in body:
+        shown.add_row(*row)
+    _console().print(shown)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="A run folder (dossier eval --out).")],
+    run_b: Annotated[Path, typer.Argument(help="Another run folder.")],
+    json_out: JsonOut = False,
+) -> None:
+    """Compare two evaluation runs: each figure, and the questions that got better or worse."""
+    from rich.table import Table
+
+    from eval.compare import compare as diff
+    from eval.compare import load_run
+    from eval.report import fmt
+
+    try:
+        result = diff(load_run(run_a), load_run(run_b))
+    except DossierError as exc:
+        _fail(str(exc))
+    if json_out:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    out = _console()
+    shown = Table(title=f"{_escape(str(run_a))} → {_escape(str(run_b))}")
+    for name in ("group", "metric", "A", "B", "change"):
+        shown.add_column(name, justify="right" if name in ("A", "B", "change") else "left")
+    for f in result["figures"]:
+        delta = f["delta"]
+        lower_is_better = f["group"] == "latency_ms" or f["metric"] == "wrongly_declined"
+        good = delta is not None and (delta < 0 if lower_is_better else delta > 0)
+        shown_delta = f"{delta:+.0f}" if f["group"] == "latency_ms" else f"{delta or 0:+.3f}"
+        change = "" if not delta else f"[{'green' if good else 'red'}]{shown_delta}[/]"
+        shown.add_row(f["group"], f["metric"], fmt(f["a"]), fmt(f["b"]), change)
+    out.print(shown)
+    for kind, colour in (("better", "green"), ("worse", "red"), ("different", "yellow")):
+        for c in result[kind]:
+            out.print(
+                f"[{colour}]{kind}:[/] {_escape(c['id'])} {_escape(c['a'])} → {_escape(c['b'])}: "
+                f"{_escape(c['question'])}"
+            )
+    if not (result["better"] or result["worse"] or result["different"]):
+        out.print("No question changed outcome.")
+    if result["only_in_one"]:
+        out.print(f"In one run only: {_escape(', '.join(result['only_in_one']))}")
 
 
 def _run_eval(settings: dict, idx, items, qaset: str, quiet: bool):

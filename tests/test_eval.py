@@ -132,3 +132,66 @@ def test_eval_names_sources_missing_from_the_index(tmp_path):
     )
     assert skipped.returncode == 0, skipped.stderr
     assert json.loads(skipped.stdout)["n"] == 1 and "skipped" in skipped.stderr
+
+
+def test_sweep_settings_are_parsed_and_checked():
+    from eval.sweep import grid, parse_set
+    from index.errors import ConfigError
+
+    assert parse_set("k=3,5,8") == ("k", [3, 5, 8])
+    assert grid(["k=3,5", "dense_weight=0.5,0.7"]) == [
+        {"k": 3, "dense_weight": 0.5},
+        {"k": 3, "dense_weight": 0.7},
+        {"k": 5, "dense_weight": 0.5},
+        {"k": 5, "dense_weight": 0.7},
+    ]
+    for bad, message in (
+        ("k", "NAME=VALUE"),
+        ("chunk_size=400,800", "cannot be swept"),
+        ("k=0,3", "at least 1"),
+        ("dense_weight=2", "from 0 to 1"),
+        ("llm=gpt", "auto, ollama or extractive"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_set(bad)
+    with pytest.raises(ConfigError, match="given twice"):
+        grid(["k=3", "k=5"])
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sweep_then_compare_two_runs(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    assert run("index", "corpus", cwd=tmp_path).returncode == 0
+    lines = SAMPLE_SET.read_text("utf-8").splitlines()
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(lines[:6] + lines[24:26] + lines[32:34]) + "\n", "utf-8")
+
+    swept = run(
+        "eval", str(small), "--llm", "extractive", "--set", "k=1,5", "--out", "sw", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr
+    runs = json.loads(swept.stdout)
+    assert [r["setting"] for r in runs] == [{"k": 1}, {"k": 5}]
+    assert [r["summary"]["settings"]["k"] for r in runs] == [1, 5]
+    for name in ("sweep.md", "sweep.json", "sweep.png", "k=1/summary.json", "k=5/report.md"):
+        assert (tmp_path / "sw" / name).exists(), name
+    assert "| k |" in (tmp_path / "sw" / "sweep.md").read_text("utf-8")
+
+    shown = run("compare", "sw/k=1", "sw/k=5", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "mrr@10" in shown.stdout and "sw/k=1" in shown.stdout
+    diff = json.loads(run("compare", "sw/k=1", "sw/k=5", "--json", cwd=tmp_path).stdout)
+    assert {"figures", "better", "worse", "different", "only_in_one"} <= set(diff)
+    by_name = {(f["group"], f["metric"]): f for f in diff["figures"]}
+    first, second = runs[0]["summary"], runs[1]["summary"]
+    assert by_name[("answer", "contains")]["a"] == first["answer"]["contains"]
+    assert by_name[("answer", "contains")]["b"] == second["answer"]["contains"]
+    for change in diff["better"] + diff["worse"]:
+        assert change["id"] in small.read_text("utf-8")
+
+    missing = run("compare", "sw/k=1", "nowhere", cwd=tmp_path)
+    assert missing.returncode == 2 and "not an evaluation run" in missing.stderr
