@@ -388,6 +388,14 @@ def eval_cmd(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Evaluate the valid lines of a flawed set.")
     ] = False,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="Also grade faithfulness and correctness with an LLM: 'ollama' (the model of "
+            "--model/DOSSIER_MODEL or the server's first).",
+        ),
+    ] = None,
     sweep: Annotated[
         list[str] | None,
         typer.Option(
@@ -407,6 +415,10 @@ def eval_cmd(
         combos = grid(sweep) if sweep else None
     except DossierError as exc:
         _fail(str(exc))
+    if judge not in (None, "ollama"):
+        _fail(f"--judge: unknown judge {judge!r}; use --judge ollama.")
+    if judge and combos:
+        _fail("--judge and --set together would grade every run of the sweep: run them apart.")
     from eval.qaset import load_qaset, unknown_sources
 
     from .llm import LLMError
@@ -447,6 +459,8 @@ def eval_cmd(
                 _sweep(settings, idx, items, str(qaset), combos, out, json_out)
                 return
             result = _run_eval(settings, idx, items, str(qaset), json_out)
+            if judge:
+                _judge(settings, items, result, json_out)
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written.", 130)
     except LLMError as exc:
@@ -458,9 +472,12 @@ def eval_cmd(
     summary, results = result.summary, result.results
     summary["skipped"] = len(problems)
     if out is not None:
+        from eval.interop import write_ragas, write_trec
         from eval.report import write_run
 
         written = write_run(out, summary, results)
+        written += write_trec(out, items, results)
+        written.append(write_ragas(out, items, results, k=summary["settings"]["k"]))
         err.print(f"wrote {', '.join(str(p) for p in written)}")
     if json_out:
         print(json.dumps(summary, ensure_ascii=False))
@@ -543,6 +560,33 @@ def compare(
         out.print("No question changed outcome.")
     if result["only_in_one"]:
         out.print(f"In one run only: {_escape(', '.join(result['only_in_one']))}")
+
+
+def _judge(settings: dict, items, result, quiet: bool) -> None:
+    """Grade the run's answers with an Ollama model; adds `judge` to the summary and results."""
+    from tqdm import tqdm
+
+    from eval.judge import judge_run
+
+    from .llm import choose_backend
+
+    choice = choose_backend(
+        "ollama",
+        host=settings["ollama_host"],
+        model=settings["model"],
+        context_window=settings["context_window"],
+        timeout=settings["llm_timeout"],
+    )
+    bar = tqdm(total=len(items), unit="question", desc="judging", disable=quiet, leave=False)
+    try:
+        judgments, summary = judge_run(
+            choice.backend, items, result.results, on_result=lambda _: bar.update()
+        )
+    finally:
+        bar.close()
+    for row, judgment in zip(result.results, judgments, strict=True):
+        row["judge"] = judgment
+    result.summary["judge"] = summary
 
 
 def _run_eval(settings: dict, idx, items, qaset: str, quiet: bool):

@@ -15,6 +15,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from . import feedback
 from .assistant import Answer, Assistant
 from .llm import LLMError
 
@@ -25,6 +26,7 @@ EXAMPLES = [
     "Who won the 2022 World Cup?",
 ]
 EXTRACTIVE = "extractive (no LLM)"
+FEEDBACK_FILE = "feedback.jsonl"  # in the index directory
 AUTO = "auto"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 # ":" and "/" too: the renderer turns "http://…" into a link before it drops backslashes.
@@ -187,16 +189,16 @@ def build(assistant: Assistant):
             models = []
         return [AUTO, *models, EXTRACTIVE]
 
-    def respond(message, chat, history, k, model_value, after, before):
+    def respond(message, chat, history, k, model_value, after, before, kept):
         message = (message or "").strip()
         chat = list(chat or [])
         history = list(history or [])
         if not message:
-            yield chat, gr.skip(), gr.skip(), history, ""
+            yield chat, gr.skip(), gr.skip(), history, "", gr.skip()
             return
         chat = [*chat, {"role": "user", "content": md_escape(message)}]
         chat.append({"role": "assistant", "content": "…"})
-        yield chat, gr.skip(), "Searching the articles…", history, ""
+        yield chat, gr.skip(), "Searching the articles…", history, "", gr.skip()
         llm, model = _llm_and_model(model_value)
         text, status, answer = "", "", None
         try:
@@ -211,15 +213,22 @@ def build(assistant: Assistant):
             ):
                 if event.kind == "status":
                     status = event.text
-                    yield chat, gr.skip(), notice_markdown(status), history, ""
+                    yield chat, gr.skip(), notice_markdown(status), history, "", gr.skip()
                 elif event.kind == "passages":
-                    yield chat, sources_html(None, event.passages), gr.skip(), history, ""
+                    yield (
+                        chat,
+                        sources_html(None, event.passages),
+                        gr.skip(),
+                        history,
+                        "",
+                        gr.skip(),
+                    )
                 elif event.kind == "reset":
                     text = ""
                 elif event.kind == "delta":
                     text += event.text
                     chat[-1] = {"role": "assistant", "content": md_escape(text)}
-                    yield chat, gr.skip(), gr.skip(), history, ""
+                    yield chat, gr.skip(), gr.skip(), history, "", gr.skip()
                 elif event.kind == "answer":
                     answer = event.answer
         except Exception as exc:  # shown to the user; the server goes on
@@ -229,7 +238,7 @@ def build(assistant: Assistant):
                 .replace("--before", "“Articles until”")
             )
             chat[-1] = {"role": "assistant", "content": f"⚠️ {notice_markdown(message)}"}
-            yield chat, gr.skip(), f"**Error:** {notice_markdown(message)}", history, ""
+            yield chat, gr.skip(), f"**Error:** {notice_markdown(message)}", history, "", gr.skip()
             return
         assert answer is not None
         chat[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -242,7 +251,8 @@ def build(assistant: Assistant):
         label = f"{answer.mode}{' · ' + answer.model if answer.model else ''}"
         done = f"Answered in {t['total']} ms ({label})."
         status = status_markdown(assistant, extra=done, answer=answer)
-        yield chat, sources_html(answer), status, history, ""
+        kept = {**(kept or {}), str(len(chat) - 1): feedback.record(answer, history[:-2])}
+        yield chat, sources_html(answer), status, history, "", kept
 
     adding = threading.Lock()
 
@@ -271,6 +281,21 @@ def build(assistant: Assistant):
         ]
         return "\n".join(lines), status_markdown(assistant)
 
+    def on_vote(kept, vote: gr.LikeData):
+        entry = (kept or {}).get(str(vote.index if isinstance(vote.index, int) else vote.index[0]))
+        if entry is None or vote.liked not in (True, False):
+            return gr.skip()
+        path = assistant.index.dir / FEEDBACK_FILE
+        feedback.vote(path, entry, bool(vote.liked))
+        thanks = "Thanks: noted" if vote.liked else "Noted for review"
+        return status_markdown(
+            assistant, extra=f"{thanks} in {notice_markdown(str(path))} (`dossier eval` reads it)."
+        )
+
+    # Gradio finds the event data by the parameter's annotation, which must be the class itself
+    # (this module's annotations are strings).
+    on_vote.__annotations__["vote"] = gr.LikeData
+
     def refresh():
         try:
             choice = assistant.choice(refresh=True)
@@ -282,13 +307,14 @@ def build(assistant: Assistant):
         gr.Markdown("# dossier\nAsk questions about the articles; every claim cites its passage.")
         status = gr.Markdown(status_markdown(assistant), elem_id="status")
         history = gr.State([])
+        kept = gr.State({})  # answers by chat position, for the thumbs up/down
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(
                     label="Answers",
                     height=460,
                     sanitize_html=True,
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike"),
                     latex_delimiters=[],  # "$$" in an article is text, not mathematics
                     elem_id="chat",
                 )
@@ -319,8 +345,8 @@ def build(assistant: Assistant):
             add = gr.Button("Index these files")
             added = gr.Markdown()
 
-        inputs = [box, chat, history, k, model, after, before]
-        outputs = [chat, sources, status, history, box]
+        inputs = [box, chat, history, k, model, after, before, kept]
+        outputs = [chat, sources, status, history, box, kept]
         # One event for both triggers: a second Ask while an answer streams is ignored.
         gr.on(
             [box.submit, send.click],
@@ -331,8 +357,12 @@ def build(assistant: Assistant):
             trigger_mode="once",
             concurrency_id="ask",
         )
+        chat.like(on_vote, [kept], [status], api_name=False)
         clear.click(
-            lambda: ([], sources_html(None), []), None, [chat, sources, history], api_name=False
+            lambda: ([], sources_html(None), [], {}),
+            None,
+            [chat, sources, history, kept],
+            api_name=False,
         )
         add.click(add_files, [files], [added, status], api_name="add_files", concurrency_limit=1)
         recheck.click(refresh, None, [status, model], api_name=False)

@@ -272,7 +272,9 @@ def judge_run(
             errors.append(str(exc))
             judgment = {"id": item.id, **_judgment(None, None), "error": str(exc)}
             if not succeeded and len(errors) >= GIVE_UP_AFTER:
-                raise LLMError(f"the judge failed on its first {len(errors)} questions: {exc}")
+                raise LLMError(
+                    f"the judge failed on its first {len(errors)} questions: {exc}"
+                ) from None
         judgments.append(judgment)
         if on_result:
             on_result(judgment)

@@ -27,6 +27,13 @@ def rows(summary: dict) -> list[tuple[str, str, float | None]]:
         for name, value in (summary.get(group) or {}).items()
     ]
     out += [("latency_ms", name, v) for name, v in (summary.get("latency_ms") or {}).items()]
+    judge = summary.get("judge")
+    if judge:
+        out += [("judge", k, judge.get(k)) for k in ("faithfulness", "correctness")]
+        out += [
+            ("judge", "parse_failures", judge.get("parse_failures")),
+            ("judge", "errors", (judge.get("errors") or {}).get("count")),
+        ]
     return out
 
 
@@ -90,7 +97,8 @@ def markdown(summary: dict, results: list[dict], meta: dict) -> str:
         f"- passages per answer (k): {s.get('k')}; embedding model: {s.get('embed_model')}",
         f"- corpus: the index in `{s.get('index_dir')}`, {s.get('documents')} documents, "
         f"{s.get('chunks')} passages",
-        f"- questions: {summary['n']}",
+        f"- questions: {summary['n']}"
+        + (f"; LLM judge: {summary['judge']['judge_model']}" if summary.get("judge") else ""),
         "",
         "| group | metric | value |",
         "|---|---|---|",
@@ -123,7 +131,11 @@ def plots(out: Path, summary: dict, results: list[dict]) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figures = [(f"{g}\n{m}", v) for g, m, v in rows(summary) if g != "latency_ms" and v is not None]
+    figures = [
+        (f"{g}\n{m}", v)
+        for g, m, v in rows(summary)
+        if g not in ("latency_ms", "judge") and v is not None
+    ]
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(figures)), 4))
     ax.bar(range(len(figures)), [v for _, v in figures], color="#4c72b0")
     ax.set_xticks(range(len(figures)), [name for name, _ in figures], fontsize=7, rotation=60)

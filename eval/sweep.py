@@ -61,7 +61,7 @@ COLUMNS = (
 
 
 def parse_set(spec: str) -> tuple[str, list]:
-    """"k=3,5,8" → ("k", [3, 5, 8]); ConfigError naming the setting and the values allowed."""
+    """ "k=3,5,8" → ("k", [3, 5, 8]); ConfigError naming the setting and the values allowed."""
     name, sep, values = spec.partition("=")
     name = name.strip()
     if not sep or not values.strip():
@@ -89,8 +89,7 @@ def grid(specs: list[str]) -> list[dict]:
     if len(set(names)) != len(names):
         raise ConfigError(f"--set: {names[0]} is given twice; list its values once: k=3,5,8.")
     return [
-        dict(zip(names, combo, strict=True))
-        for combo in itertools.product(*(v for _, v in parsed))
+        dict(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in parsed))
     ]
 
 

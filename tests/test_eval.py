@@ -195,3 +195,37 @@ def test_sweep_then_compare_two_runs(tmp_path):
 
     missing = run("compare", "sw/k=1", "nowhere", cwd=tmp_path)
     assert missing.returncode == 2 and "not an evaluation run" in missing.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_eval_with_the_llm_judge_and_exports(tmp_path):
+    import shutil
+
+    from tests.ollama_standin import StandInOllama
+
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    assert run("index", "corpus", cwd=tmp_path).returncode == 0
+    lines = SAMPLE_SET.read_text("utf-8").splitlines()
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(lines[:3] + lines[24:25]) + "\n", "utf-8")  # 3 answerable, 1 not
+    with StandInOllama(models=["llama3.2:3b"]) as server:
+        server.reply = '{"faithfulness": 1, "correctness": "50%", "explanation": "fine"}'
+        args = ("eval", str(small), "--llm", "extractive", "--judge", "ollama", "--json")
+        judged = run_env(*args, "--out", "j", cwd=tmp_path, OLLAMA_HOST=server.url)
+        assert judged.returncode == 0, judged.stderr
+        summary = json.loads(judged.stdout)["judge"]
+        assert summary["judge_model"] == "llama3.2:3b" and summary["parse_failures"] == 0
+        assert summary["faithfulness"] == 1.0 and len(server.chats) == 3, "declines not sent"
+        assert "<passage n=" in server.chats[0]["messages"][-1]["content"]
+
+        server.reply = "It looks good to me."
+        unparsable = run_env(*args, cwd=tmp_path, OLLAMA_HOST=server.url)
+        assert json.loads(unparsable.stdout)["judge"]["parse_failures"] == 3
+
+    for name in ("qrels.passages.txt", "run.passages.txt", "queries.jsonl", "ragas.jsonl"):
+        assert (tmp_path / "j" / name).stat().st_size > 0, name
+    ragas = [json.loads(x) for x in (tmp_path / "j" / "ragas.jsonl").read_text().splitlines()]
+    assert {"user_input", "retrieved_contexts", "response", "reference"} <= set(ragas[0])
+    results = (tmp_path / "j" / "results.jsonl").read_text("utf-8")
+    assert '"judge"' in results

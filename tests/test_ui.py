@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import re
 import shutil
@@ -456,11 +457,12 @@ def fresh_server(tmp_path_factory):
     host = "127.0.0.1:11434" if default_free else "127.0.0.1:1"
     # From the checkout, as the README's command runs it: the sources show corpus/….txt.
     with _serving(ROOT, _env(host), index_dir=str(index_dir), logs=index_dir.parent) as url:
-        yield url
+        yield url, index_dir
 
 
 @pytest.mark.browser
 def test_screenshot_of_the_example_question(fresh_server, tmp_path):
+    url, index_dir = fresh_server
     """Takes the picture at the top of the README: into docs/screenshot.png when
     DOSSIER_UPDATE_SCREENSHOT=1, else into a temporary folder (a test run leaves the checkout
     as it was)."""
@@ -471,7 +473,7 @@ def test_screenshot_of_the_example_question(fresh_server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(60_000)
-            page.goto(fresh_server + "/", wait_until="load")
+            page.goto(url + "/", wait_until="load")
             expect(page.locator("#status")).to_contain_text("1 article, 4 passages")
             _ask_in_page(page, ARREST, "")
             espionage = page.locator("#sources mark").filter(has_text="espionnage")
@@ -480,5 +482,22 @@ def test_screenshot_of_the_example_question(fresh_server, tmp_path):
             target = SCREENSHOT if update else tmp_path / "screenshot.png"
             page.screenshot(path=str(target), full_page=True)
             assert target.stat().st_size > 10_000
+
+            # A thumbs-down on the answer becomes a line of a Q&A set, marked for review.
+            page.get_by_role("button", name="Dislike").last.click()
+            expect(page.locator("#status")).to_contain_text("Noted for review")
+            lines = (index_dir / "feedback.jsonl").read_text("utf-8").splitlines()
+            vote = json.loads(lines[-1])
+            assert (vote["question"], vote["feedback"], vote["review"]) == (ARREST, "down", True)
+            assert "espionnage" in vote["answer_given"]
+            page.get_by_role("button", name="Like").last.click()
+            expect(page.locator("#status")).to_contain_text("Thanks: noted")
+            up = json.loads((index_dir / "feedback.jsonl").read_text("utf-8").splitlines()[-1])
+            assert up["feedback"] == "up" and any("espionnage" in e for e in up["evidence"])
+            assert up["sources"] == [SAMPLE]
+            from eval.qaset import load_qaset
+
+            items, problems = load_qaset(index_dir / "feedback.jsonl")
+            assert len(items) == 2 and problems == []
         finally:
             browser.close()
