@@ -419,6 +419,13 @@ def eval_cmd(
         _fail(f"--judge: unknown judge {judge!r}; use --judge ollama.")
     if judge and combos:
         _fail("--judge and --set together would grade every run of the sweep: run them apart.")
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"--out {out}: a file is there; give a folder (it is created if missing).")
+    if out is not None and out.is_dir() and any(out.iterdir()):
+        _console(stderr=True).print(
+            f"[yellow]note:[/] {_escape(str(out))}/ is not empty: the run's files replace "
+            "those of the same name; other files stay."
+        )
     from eval.qaset import load_qaset, unknown_sources
 
     from .llm import LLMError
@@ -453,14 +460,18 @@ def eval_cmd(
                 bad = {int(m.split()[1]) for m in missing}
                 items = [i for i in items if i.line not in bad]
                 problems += missing
+            if not items:
+                _fail(f"{qaset}: no valid question left to evaluate:\n" + "\n".join(problems[:20]))
+            judge_backend = _judge_backend(settings) if judge else None
             for problem in problems:
                 err.print(f"[yellow]skipped:[/] {_escape(problem)}")
             if combos:
                 _sweep(settings, idx, items, str(qaset), combos, out, json_out)
                 return
             result = _run_eval(settings, idx, items, str(qaset), json_out)
-            if judge:
-                _judge(settings, items, result, json_out)
+            judge_failed = judge_backend is not None and not _judge(
+                judge_backend, items, result, json_out
+            )
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written.", 130)
     except LLMError as exc:
@@ -475,16 +486,21 @@ def eval_cmd(
         from eval.interop import write_ragas, write_trec
         from eval.report import write_run
 
-        written = write_run(out, summary, results)
-        written += write_trec(out, items, results)
-        written.append(write_ragas(out, items, results, k=summary["settings"]["k"]))
+        try:
+            written = write_run(out, summary, results)
+            written += write_trec(out, items, results)
+            written.append(write_ragas(out, items, results, k=summary["settings"]["k"]))
+        except OSError as exc:
+            _fail(f"--out {out}: cannot write the run there ({exc}); choose another folder.", 1)
         err.print(f"wrote {', '.join(str(p) for p in written)}")
     if json_out:
         print(json.dumps(summary, ensure_ascii=False))
-        return
-    from eval.report import console_table
+    else:
+        from eval.report import console_table
 
-    _console().print(console_table(summary))
+        _console().print(console_table(summary))
+    if judge_failed:
+        _fail(f"the LLM judge failed: {summary['judge']['error']}", 1)
 
 
 def _sweep(settings: dict, idx, items, qaset: str, combos, out, quiet: bool) -> None:
@@ -544,7 +560,11 @@ def compare(
         shown.add_column(name, justify="right" if name in ("A", "B", "change") else "left")
     for f in result["figures"]:
         delta = f["delta"]
-        lower_is_better = f["group"] == "latency_ms" or f["metric"] == "wrongly_declined"
+        lower_is_better = f["group"] == "latency_ms" or f["metric"] in (
+            "wrongly_declined",
+            "parse_failures",
+            "errors",
+        )
         good = delta is not None and (delta < 0 if lower_is_better else delta > 0)
         shown_delta = f"{delta:+.0f}" if f["group"] == "latency_ms" else f"{delta or 0:+.3f}"
         change = "" if not delta else f"[{'green' if good else 'red'}]{shown_delta}[/]"
@@ -560,33 +580,52 @@ def compare(
         out.print("No question changed outcome.")
     if result["only_in_one"]:
         out.print(f"In one run only: {_escape(', '.join(result['only_in_one']))}")
+    if result["a"] != result["b"]:
+        _console(stderr=True).print(
+            f"[yellow]note:[/] the runs are of different sets ({_escape(str(result['a']))}, "
+            f"{_escape(str(result['b']))}): questions are paired by id."
+        )
 
 
-def _judge(settings: dict, items, result, quiet: bool) -> None:
-    """Grade the run's answers with an Ollama model; adds `judge` to the summary and results."""
+def _judge_backend(settings: dict):
+    """The Ollama model that will judge, checked before any question is asked (LLMError)."""
+    from .llm import LLMError, choose_backend
+
+    try:
+        return choose_backend(
+            "ollama",
+            host=settings["ollama_host"],
+            model=settings["model"],
+            context_window=settings["context_window"],
+            timeout=settings["llm_timeout"],
+        ).backend
+    except LLMError as exc:
+        raise ConfigError(f"--judge ollama: {exc}") from None
+
+
+def _judge(backend, items, result, quiet: bool) -> bool:
+    """Grade the run's answers; adds `judge` to the summary and results. False when the judge
+    failed altogether (the run is still reported and written)."""
     from tqdm import tqdm
 
     from eval.judge import judge_run
 
-    from .llm import choose_backend
+    from .llm import LLMError
 
-    choice = choose_backend(
-        "ollama",
-        host=settings["ollama_host"],
-        model=settings["model"],
-        context_window=settings["context_window"],
-        timeout=settings["llm_timeout"],
-    )
     bar = tqdm(total=len(items), unit="question", desc="judging", disable=quiet, leave=False)
     try:
         judgments, summary = judge_run(
-            choice.backend, items, result.results, on_result=lambda _: bar.update()
+            backend, items, result.results, on_result=lambda _: bar.update()
         )
+    except LLMError as exc:
+        result.summary["judge"] = {"judge_model": backend.model, "error": str(exc)}
+        return False
     finally:
         bar.close()
     for row, judgment in zip(result.results, judgments, strict=True):
         row["judge"] = judgment
     result.summary["judge"] = summary
+    return True
 
 
 def _run_eval(settings: dict, idx, items, qaset: str, quiet: bool):

@@ -10,15 +10,11 @@ from index.errors import DossierError
 
 from .report import rows
 
-# The order of outcomes from worst to best, to tell "better" from "worse".
-RANK = {
-    "wrong": 0,
-    "declined": 0,
-    "answered": 0,
-    "right-no-citation": 1,
-    "right": 2,
-    "declined-ok": 2,
-}
+# Outcomes from worst to best. For a question with an answer: a wrong answer is worse than an
+# honest decline, which is worse than a right answer. For one without: answering is worse
+# than declining. "unscored" (an answerable question with no accepted answers, e.g. a
+# thumbs-up line from the chat page) is compared with nothing.
+RANK = {"wrong": 0, "answered": 0, "declined": 1, "right": 2, "declined-ok": 2}
 
 
 class RunError(DossierError):
@@ -45,27 +41,34 @@ def load_run(folder: str | Path) -> tuple[dict, list[dict]]:
 
 
 def outcome(result: dict) -> str:
-    """What happened to one question, judged the way `dossier eval` scores it."""
+    """What happened to one question, judged the way `dossier eval` scores it: the answer
+    contains an accepted one ("right") or not ("wrong"), or dossier declined."""
     if not result["expected_answerable"]:
         return "declined-ok" if not result["answerable"] else "answered"
     if not result["answerable"]:
         return "declined"
-    answer = (result["metrics"].get("answer") or {}).get("contains")
-    citations = (result["metrics"].get("citations") or {}).get("recall")
-    if answer is None or answer >= 1.0:
-        return "right" if citations in (None, 1.0) else "right-no-citation"
-    return "wrong"
+    contains = (result["metrics"].get("answer") or {}).get("contains")
+    if contains is None:
+        return "unscored"
+    return "right" if contains >= 1.0 else "wrong"
+
+
+def _change(before: str, after: str) -> str:
+    if before not in RANK or after not in RANK or RANK[before] == RANK[after]:
+        return "different"
+    return "better" if RANK[after] > RANK[before] else "worse"
 
 
 def compare(a: tuple[dict, list[dict]], b: tuple[dict, list[dict]]) -> dict:
     """Figures of both runs with their difference, and the questions that changed outcome."""
     (sa, ra), (sb, rb) = a, b
+    figures_a = {(g, m): v for g, m, v in rows(sa)}
     figures_b = {(g, m): v for g, m, v in rows(sb)}
     figures = []
-    for group, name, va in rows(sa):
-        vb = figures_b.get((group, name))
+    for key in dict.fromkeys([*figures_a, *figures_b]):
+        va, vb = figures_a.get(key), figures_b.get(key)
         delta = None if va is None or vb is None else round(vb - va, 4)
-        figures.append({"group": group, "metric": name, "a": va, "b": vb, "delta": delta})
+        figures.append({"group": key[0], "metric": key[1], "a": va, "b": vb, "delta": delta})
     by_id = {r["id"]: r for r in rb}
     changed = []
     for r in ra:
@@ -80,11 +83,7 @@ def compare(a: tuple[dict, list[dict]], b: tuple[dict, list[dict]]) -> dict:
                     "question": r["question"],
                     "a": before,
                     "b": after,
-                    "change": "better"
-                    if RANK[after] > RANK[before]
-                    else "worse"
-                    if RANK[after] < RANK[before]
-                    else "different",
+                    "change": _change(before, after),
                 }
             )
     only = sorted(set(by_id) ^ {r["id"] for r in ra})

@@ -18,7 +18,7 @@ Decided without the model:
   declined), whatever the model says; its faithfulness is still judged.
 
 The reply is read leniently (code fences, prose around the JSON object, numbers as strings,
-percentages such as "80%", values clamped to [0, 1]) but never guessed: a reply without a
+percentages such as "80%"; a value outside 0–1 is unreadable) but never guessed: a reply without a
 usable score sets `parse_error`, leaves both scores None, and is counted in the summary's
 `parse_failures`. An `LLMError` on one question (the server gone mid-run) is recorded on that
 question and counted in the summary's `errors`; `judge_run` raises it only when the judge
@@ -130,7 +130,9 @@ def _score(value, key: str) -> float | None:
         raise _Unreadable(f"{key} is {type(value).__name__}, not a number")
     if math.isnan(number):
         raise _Unreadable(f"{key} is not a number (NaN)")
-    return min(1.0, max(0.0, number))
+    if not 0.0 <= number <= 1.0:  # a model grading out of 10 or 100: not this scale
+        raise _Unreadable(f"{key} is {value!r}, outside 0–1")
+    return number
 
 
 def _json_object(text: str) -> dict | None:
@@ -283,7 +285,7 @@ def judge_run(
     summary = {
         "judge_model": getattr(backend, "model", None),
         "n": len(judgments),
-        "judged": sum(1 for j in judgments if j["error"] is None and j["parse_error"] is None),
+        "judged": sent - len(errors) - sum(1 for j in judgments if j["parse_error"] is not None),
         "not_sent": len(judgments) - sent,
         "faithfulness": _mean([j["faithfulness"] for j in judgments]),
         "correctness": _mean([j["correctness"] for j in judgments]),

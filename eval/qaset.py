@@ -97,7 +97,7 @@ def parse_item(obj, line: int) -> QAItem:
         raise ValueError(f'field "answerable": expected true or false, got {_kind(answerable)}')
     qid = obj.get("id", f"line{line}")
     if not isinstance(qid, str | int) or isinstance(qid, bool):
-        raise ValueError(f'field "id": expected a string, got {_kind(qid)}')
+        raise ValueError(f'field "id": expected a string or a whole number, got {_kind(qid)}')
     known = {"id", "question", "answers", "evidence", "sources", "answerable", "history"}
     return QAItem(
         id=str(qid),

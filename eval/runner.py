@@ -27,7 +27,8 @@ class EvalRun:
     results: list[dict]
 
 
-def _retrieval(texts: list[str], evidence: tuple[str, ...]) -> dict:
+def _retrieval(texts: list[str], evidence: tuple[str, ...], in_index: int) -> dict:
+    """`in_index`: how many passages of the whole index are relevant (the ideal ranking)."""
     relevant = metrics.passage_relevance(texts, list(evidence))
     found = sum(relevant)
     return {
@@ -35,7 +36,7 @@ def _retrieval(texts: list[str], evidence: tuple[str, ...]) -> dict:
         "hit@5": metrics.hit_at(relevant, 5),
         "recall@5": metrics.evidence_recall_at(texts, list(evidence), 5),
         "mrr@10": metrics.mrr_at(relevant, 10),
-        "ndcg@10": metrics.ndcg_at(relevant, 10, max(found, 1)),
+        "ndcg@10": metrics.ndcg_at(relevant, 10, max(found, in_index, 1)),
     }
 
 
@@ -46,12 +47,16 @@ def _documents(passages, sources: tuple[str, ...]) -> dict:
     return {"hit@5": metrics.hit_at(relevant, 5), "mrr@10": metrics.mrr_at(relevant, 10)}
 
 
-def score_item(item: QAItem, answer, ranked) -> dict:
-    """One question's result: what dossier did and each metric (None: nothing to score)."""
+def score_item(item: QAItem, answer, ranked, corpus: list[str] | None = None) -> dict:
+    """One question's result: what dossier did and each metric (None: nothing to score).
+
+    `corpus`: every passage text of the index, to count the relevant ones for nDCG's ideal
+    ranking (without it, the relevant passages retrieved stand in)."""
     texts = [p.text for p in ranked]
     scores: dict[str, dict | None] = {"retrieval": None, "documents": None, "answer": None}
     if item.answerable and item.evidence:
-        scores["retrieval"] = _retrieval(texts, item.evidence)
+        in_index = sum(metrics.passage_relevance(corpus, list(item.evidence))) if corpus else 0
+        scores["retrieval"] = _retrieval(texts, item.evidence, in_index)
     if item.answerable and item.sources:
         scores["documents"] = _documents(ranked, item.sources)
     prediction = _MARKERS.sub("", answer.answer).strip() if answer.answerable else ""
@@ -143,10 +148,11 @@ def evaluate(
 ) -> EvalRun:
     """Ask every question of `items` and score the answers."""
     results = []
+    corpus = [chunk.text for chunk in assistant.index.store.iter_all()]
     for item in items:
         answer = assistant.ask(item.question, list(item.history), k=k, llm=llm)
         ranked = assistant.index.search(answer.standalone or item.question, DEPTH)
-        result = score_item(item, answer, ranked)
+        result = score_item(item, answer, ranked, corpus)
         results.append(result)
         if on_result:
             on_result(result)

@@ -229,3 +229,49 @@ def test_eval_with_the_llm_judge_and_exports(tmp_path):
     assert {"user_input", "retrieved_contexts", "response", "reference"} <= set(ragas[0])
     results = (tmp_path / "j" / "results.jsonl").read_text("utf-8")
     assert '"judge"' in results
+
+
+def test_compare_ranks_outcomes():
+    from eval.compare import _change, outcome
+
+    def result(expected=True, answered=True, contains=1.0):
+        answer = None if contains is None else {"contains": contains}
+        return {
+            "expected_answerable": expected,
+            "answerable": answered,
+            "metrics": {"answer": answer},
+        }
+
+    assert outcome(result()) == "right"
+    assert outcome(result(contains=0.0)) == "wrong"
+    assert outcome(result(answered=False)) == "declined"
+    assert outcome(result(contains=None)) == "unscored"
+    assert outcome(result(expected=False)) == "answered"
+    assert outcome(result(expected=False, answered=False)) == "declined-ok"
+    assert _change("wrong", "declined") == "better", "declining beats a wrong answer"
+    assert _change("right", "declined") == "worse"
+    assert _change("answered", "declined-ok") == "better"
+    assert _change("unscored", "declined") == "different"
+
+
+@pytest.mark.integration
+def test_eval_refuses_before_asking_anything(tmp_path):
+    import shutil
+
+    from tests.test_assistant import closed_port_url
+
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    assert run("index", "corpus", cwd=tmp_path).returncode == 0
+    one = write(tmp_path, '{"id": "x", "question": "Who?", "sources": ["nowhere.txt"]}')
+    empty = run("eval", str(one), "--llm", "extractive", "--skip-invalid", cwd=tmp_path)
+    assert empty.returncode == 2 and "no valid question left" in empty.stderr
+    (tmp_path / "afile").write_text("x")
+    ok = write(tmp_path, '{"id": "y", "question": "Why was the agent arrested?"}')
+    to_file = run("eval", str(ok), "--llm", "extractive", "--out", "afile", cwd=tmp_path)
+    assert to_file.returncode == 2 and "--out afile: a file is there" in to_file.stderr
+    down = run_env(
+        "eval", str(ok), "--llm", "extractive", "--judge", "ollama", cwd=tmp_path,
+        OLLAMA_HOST=closed_port_url(),
+    )  # fmt: skip
+    assert down.returncode == 2 and "--judge ollama: Ollama is not reachable" in down.stderr
+    assert "evaluating" not in down.stderr

@@ -113,11 +113,18 @@ def test_a_reply_in_code_fences_with_prose_is_parsed(server):
     assert judged["parse_error"] is None
 
 
-def test_percentages_and_numbers_as_strings_are_read_and_clamped(server):
-    server.reply = '{"faithfulness": "80%", "correctness": "1.5", "explanation": "x"}'
+def test_percentages_and_numbers_as_strings_are_read(server):
+    server.reply = '{"faithfulness": "80%", "correctness": "1", "explanation": "x"}'
     judged = judge_result(backend(server), item(), result())
     assert judged["faithfulness"] == pytest.approx(0.8)
-    assert judged["correctness"] == 1.0, "clamped to [0, 1]"
+    assert judged["correctness"] == 1.0
+
+
+@pytest.mark.parametrize("value", ["8", "1.5", "-1"])
+def test_a_score_outside_0_to_1_is_not_guessed(server, value):
+    server.reply = f'{{"faithfulness": {value}, "correctness": 1, "explanation": "x"}}'
+    judged = judge_result(backend(server), item(), result())
+    assert judged["faithfulness"] is None and "outside 0–1" in judged["parse_error"]
 
 
 def test_near_json_is_read(server):
@@ -203,7 +210,7 @@ def test_a_run_sums_up(server):
     assert summary == {
         "judge_model": "llama3.2:3b",
         "n": 4,
-        "judged": 3,
+        "judged": 2,  # sent and read back: the declined one is not sent, one is unreadable
         "not_sent": 1,
         "faithfulness": 0.75,
         "correctness": round((1 + 0 + 1) / 3, 4),
