@@ -278,7 +278,7 @@ def test_auto_remembers_a_failing_llm_for_the_next_questions(sample_index, serve
     started = time.monotonic()
     history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "x [1]"}]
     second = helper.ask("And what did France do in response?", history)
-    assert second.mode == "extractive" and time.monotonic() - started < 1.0
+    assert second.mode == "extractive" and time.monotonic() - started < 2.0  # a retry: > 2 s
     assert len(server.chats) == 1, "the slow server is not asked again for a while"
 
 
