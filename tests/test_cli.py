@@ -216,8 +216,9 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     shutil.copytree(CORPUS, tmp_path / "corpus")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
-    first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("1 ") and SAMPLE in first
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("1 ") and SAMPLE in printed[0]
+    assert printed[-1].startswith("True [1] "), printed[-1]
 
 
 def run_env(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
