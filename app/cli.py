@@ -392,8 +392,8 @@ def eval_cmd(
         str | None,
         typer.Option(
             "--judge",
-            help="Also grade faithfulness and correctness with an LLM: 'ollama' (the model of "
-            "--model/DOSSIER_MODEL or the server's first).",
+            help="Also grade faithfulness and correctness with an LLM: 'ollama' (the model "
+            "chosen as for answers: --model/DOSSIER_MODEL, else the preference list).",
         ),
     ] = None,
     sweep: Annotated[
