@@ -22,6 +22,8 @@ from index.chunking import split_sentences
 from index.embeddings import Embedder
 from index.text import LANGUAGES, query_terms, tokens
 
+from .extractive import missing_names_in
+
 # Calibrated on tests/data/support_pairs.jsonl (16 paraphrases of the sample article in English
 # and French against 16 invented or foreign claims): supported claims score 0.31–0.97, all but
 # two unsupported ones at most 0.24; the threshold sits in that gap. See tests/test_support.py.
@@ -89,8 +91,6 @@ def combine(lex: float, cosine: float, claim: str, window: str) -> float:
     """The support score: weighted lexical and cosine similarity, quartered when the claim has
     a number the window lacks, cut to 35% when it has a name the window lacks (see
     `extractive.missing_names`)."""
-    from .extractive import missing_names_in
-
     score = LEXICAL_WEIGHT * lex + (1 - LEXICAL_WEIGHT) * max(cosine, 0.0)
     if _numbers(claim) - _numbers(window):
         score *= 0.25

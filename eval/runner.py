@@ -27,9 +27,10 @@ class EvalRun:
     results: list[dict]
 
 
-def _retrieval(texts: list[str], evidence: tuple[str, ...], in_index: int) -> dict:
+def _retrieval(
+    texts: list[str], relevant: list[bool], evidence: tuple[str, ...], in_index: int
+) -> dict:
     """`in_index`: how many passages of the whole index are relevant (the ideal ranking)."""
-    relevant = metrics.passage_relevance(texts, list(evidence))
     found = sum(relevant)
     return {
         "hit@1": metrics.hit_at(relevant, 1),
@@ -53,10 +54,11 @@ def score_item(item: QAItem, answer, ranked, corpus: list[str] | None = None) ->
     `corpus`: every passage text of the index, to count the relevant ones for nDCG's ideal
     ranking (without it, the relevant passages retrieved stand in)."""
     texts = [p.text for p in ranked]
+    relevant = metrics.passage_relevance(texts, list(item.evidence))
     scores: dict[str, dict | None] = {"retrieval": None, "documents": None, "answer": None}
     if item.answerable and item.evidence:
         in_index = sum(metrics.passage_relevance(corpus, list(item.evidence))) if corpus else 0
-        scores["retrieval"] = _retrieval(texts, item.evidence, in_index)
+        scores["retrieval"] = _retrieval(texts, relevant, item.evidence, in_index)
     if item.answerable and item.sources:
         scores["documents"] = _documents(ranked, item.sources)
     prediction = _MARKERS.sub("", answer.answer).strip() if answer.answerable else ""
@@ -95,10 +97,9 @@ def score_item(item: QAItem, answer, ranked, corpus: list[str] | None = None) ->
                 "start": p.start,
                 "end": p.end,
                 "text": p.text,
-                "relevant": bool(item.evidence)
-                and any(metrics.passage_relevance([p.text], list(item.evidence))),
+                "relevant": is_relevant,
             }
-            for p in ranked
+            for p, is_relevant in zip(ranked, relevant, strict=True)
         ],
         "citations": [c.to_dict() for c in answer.citations],
         "claims": [c.to_dict() for c in answer.claims],

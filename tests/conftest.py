@@ -61,6 +61,17 @@ def news_index(tmp_path_factory, embedder):
 
 
 @pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, embedder):
+    """The bundled sample article alone, indexed once; tests only read it."""
+    from index import Index
+
+    idx = Index(tmp_path_factory.mktemp("sample") / "idx", embedder=embedder)
+    assert not idx.add([CORPUS]).failed
+    yield idx
+    idx.close()
+
+
+@pytest.fixture(scope="session")
 def questions() -> dict[str, dict]:
     rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     return {q["id"]: q for q in rows}

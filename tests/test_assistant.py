@@ -11,22 +11,11 @@ import pytest
 
 from app.assistant import DECLINE, Assistant, fit_passages
 from app.llm import LLMError, pick_model
-from tests.conftest import CORPUS
 from tests.ollama_standin import StandInOllama
 
 pytestmark = pytest.mark.integration
 
 QUESTION = "Why was the agent arrested?"
-
-
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory, embedder):
-    from index import Index
-
-    idx = Index(tmp_path_factory.mktemp("sample") / "idx", embedder=embedder)
-    assert not idx.add([CORPUS]).failed
-    yield idx
-    idx.close()
 
 
 @pytest.fixture

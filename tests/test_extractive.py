@@ -16,17 +16,6 @@ from tests.conftest import ROOT
 SAMPLE_SET = ROOT / "eval" / "sets" / "sample.jsonl"
 
 
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory, embedder):
-    from index import Index
-    from tests.conftest import CORPUS
-
-    idx = Index(tmp_path_factory.mktemp("sample") / "idx", embedder=embedder)
-    idx.add([CORPUS])
-    yield idx
-    idx.close()
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_extractive_mode_answers_and_declines_the_sample_questions(sample_index):

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CORPUS
 from tests.ollama_standin import StandInOllama
 
 pytestmark = pytest.mark.integration
 QUESTION = "Why was the agent arrested?"
-
-
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory, embedder):
-    from index import Index
-
-    idx = Index(tmp_path_factory.mktemp("li") / "idx", embedder=embedder)
-    idx.add([CORPUS])
-    yield idx
-    idx.close()
 
 
 def test_nodes_carry_the_passage_contract(sample_index):

@@ -18,13 +18,8 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def article_chunks(embedder, tmp_path_factory):
-    from index import Index
-    from tests.conftest import CORPUS
-
-    with Index(tmp_path_factory.mktemp("s") / "idx", embedder=embedder) as idx:
-        idx.add([CORPUS])
-        yield [c.text for c in idx.store.iter_all()]
+def article_chunks(sample_index):
+    return [c.text for c in sample_index.store.iter_all()]
 
 
 def best(claim: str, chunks: list[str], embedder) -> float:
