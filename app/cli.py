@@ -658,6 +658,29 @@ def _check_port(host: str, port: int) -> None:
         ) from None
 
 
+def exposure_warnings(host: str, api_token: str | None, password: str | None) -> list[str]:
+    """What `dossier serve` leaves open to other machines when told to listen beyond this one."""
+    import ipaddress
+
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        local = False
+    if local:
+        return []
+    warnings = []
+    if not api_token:
+        warnings.append(
+            f"the JSON API on {host} answers anyone who reaches the port: set DOSSIER_API_TOKEN."
+        )
+    if not password:
+        warnings.append(
+            f"the chat page on {host} (and its uploads) is open to anyone who reaches the port: "
+            "set DOSSIER_PASSWORD."
+        )
+    return warnings
+
+
 def _shown(path: Path) -> Path:
     """`path` relative to the working directory when it lies under it (as users type it)."""
     try:
@@ -678,7 +701,8 @@ def serve(
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
 ) -> None:
-    """Open the chat page (indexing the bundled corpus first when the index is empty)."""
+    """Open the chat page and the JSON API (indexing the bundled corpus first when the index is
+    empty). DOSSIER_API_TOKEN guards /api/, DOSSIER_PASSWORD the page."""
     settings: dict = {"index_dir": index_dir or ".dossier"}
     err = _console(stderr=True)
     try:
@@ -693,6 +717,10 @@ def serve(
             }
         )
         _check_port(settings["host"], settings["port"])
+        for warning in exposure_warnings(
+            settings["host"], settings["api_token"], settings["password"]
+        ):
+            err.print(f"[yellow]warning:[/] {_escape(warning)}")
         from .ui import launch
 
         idx = _open_index(settings, create=True)
@@ -701,7 +729,14 @@ def serve(
             err.print(f"The index is empty: indexing the bundled corpus {corpus}/ first.")
             idx.add([corpus], progress=sys.stderr.isatty())
         assistant = _assistant(settings, idx)
-        launch(assistant, host=settings["host"], port=settings["port"], console=err)
+        launch(
+            assistant,
+            host=settings["host"],
+            port=settings["port"],
+            console=err,
+            api_token=settings["api_token"],
+            password=settings["password"],
+        )
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     except DossierError as exc:

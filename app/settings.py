@@ -114,6 +114,22 @@ SETTINGS = (
     ),
     Setting("host", "UI address", "--host", "DOSSIER_HOST", "127.0.0.1", "`127.0.0.1`"),
     Setting("port", "UI port", "--port", "DOSSIER_PORT", 7860, "`7860`", _port),
+    Setting(
+        "api_token",
+        "API token: `/api/` requests must send `Authorization: Bearer TOKEN`",
+        None,
+        "DOSSIER_API_TOKEN",
+        None,
+        "none: the API is open to whoever reaches the port",
+    ),
+    Setting(
+        "password",
+        "page password (any user name)",
+        None,
+        "DOSSIER_PASSWORD",
+        None,
+        "none: the page is open to whoever reaches the port",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -8,11 +8,13 @@ otherwise, with Gradio's analytics off; the theme uses local fonts only.
 
 from __future__ import annotations
 
+import hmac
 import html
 import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from . import feedback
@@ -369,25 +371,63 @@ def build(assistant: Assistant):
     return page
 
 
-def launch(assistant: Assistant, *, host: str, port: int, console=None, block: bool = True):
-    """Serve the page at http://host:port (127.0.0.1 unless told otherwise)."""
+def launch(
+    assistant: Assistant,
+    *,
+    host: str,
+    port: int,
+    console=None,
+    block: bool = True,
+    api_token: str | None = None,
+    password: str | None = None,
+):
+    """Serve the page at http://host:port/ and the JSON API under /api/ (see `app.api`).
+
+    `api_token` guards /api/; `password` guards the page and the Gradio API it uses (any user
+    name, that password). Returns the uvicorn server; with `block=False` it runs in a thread
+    (`server.should_exit = True` stops it).
+    """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
+    import uvicorn
+
+    from .api import create_api
 
     page = build(assistant)
     page.queue(default_concurrency_limit=2)
-    if console is not None:
-        console.print(f"dossier: chat page at http://{host}:{port} (Ctrl-C to stop)")
-    page.launch(
+    api = create_api(assistant, token=api_token)
+    auth = None
+    if password:
+
+        def auth(_user: str, given: str) -> bool:
+            return hmac.compare_digest(given.encode(), password.encode())
+
+    gr.mount_gradio_app(
+        api,
+        page,
+        path="/",
         server_name=host,
         server_port=port,
-        share=False,
-        inbrowser=False,
-        prevent_thread_lock=not block,
+        footer_links=[],
+        auth=auth,
+        auth_message="dossier: enter the password set in DOSSIER_PASSWORD (any user name).",
         show_error=True,
-        quiet=True,
         css=CSS,
         theme=gr.themes.Default(),
-        footer_links=[],
     )
-    return page
+    server = uvicorn.Server(
+        uvicorn.Config(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    )
+    if console is not None:
+        console.print(
+            f"dossier: chat page at http://{host}:{port}/ , JSON API at http://{host}:{port}/api/ "
+            f"(docs at /docs) — Ctrl-C to stop"
+        )
+    if block:
+        server.run()
+        return server
+    thread = threading.Thread(target=server.run, name="dossier-serve", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    return server

@@ -312,3 +312,26 @@ def test_serve_on_a_busy_port_says_so(tmp_path):
         result = run("serve", "--port", port, cwd=tmp_path)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "password", "warned"),
+    [
+        ("127.0.0.1", None, None, []),
+        ("localhost", None, None, []),
+        ("::1", None, None, []),
+        ("127.0.0.2", None, None, []),
+        ("0.0.0.0", None, None, ["DOSSIER_API_TOKEN", "DOSSIER_PASSWORD"]),
+        ("0.0.0.0", "t", None, ["DOSSIER_PASSWORD"]),
+        ("192.168.1.5", None, "p", ["DOSSIER_API_TOKEN"]),
+        ("::", "t", "p", []),
+        ("my-host.lan", None, "p", ["DOSSIER_API_TOKEN"]),
+    ],
+)
+def test_serve_warns_when_it_listens_beyond_this_machine_unguarded(host, token, password, warned):
+    from app.cli import exposure_warnings
+
+    warnings = exposure_warnings(host, token, password)
+    assert len(warnings) == len(warned)
+    for warning, setting in zip(warnings, warned, strict=True):
+        assert setting in warning and host in warning

@@ -10,7 +10,6 @@ DOSSIER_UPDATE_SCREENSHOT=1 pytest tests/test_ui.py -k screenshot.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import os
@@ -18,16 +17,15 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from .conftest import CORPUS, ROOT, SAMPLE
+from .serving import clean_env as _env
+from .serving import dossier_command as _dossier
+from .serving import serving as _serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,19 +61,6 @@ by noon. Police have appealed for witnesses.
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _dossier() -> list[str]:
-    script = Path(sys.executable).parent / "dossier"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from app.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _words(text: str) -> str:
     return " ".join(text.split())
 
@@ -87,70 +72,6 @@ def _is_article_sentence(text: str) -> bool:
     """`text` is a whole sentence quoted from the sample article."""
     sentence = _words(text)
     return len(sentence) > 40 and sentence.endswith(".") and sentence in ARTICLE
-
-
-@contextlib.contextmanager
-def _serving(work: Path, env: dict, index_dir: str = "idx", logs: Path | None = None):
-    """`dossier serve` in `work` on a free loopback port; yields its URL, stops it after.
-    Its output goes to files in `logs` (default: `work`)."""
-    command = _dossier()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    logs = logs or work
-    err_path = logs / f"serve-{port}.err"
-    with (logs / f"serve-{port}.out").open("w") as out, err_path.open("w") as err:
-        proc = subprocess.Popen(
-            [
-                *command,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--index-dir",
-                index_dir,
-            ],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(
-                        f"dossier serve exited with code {proc.returncode} before answering:\n"
-                        + err_path.read_text(encoding="utf-8", errors="replace")
-                    )
-                try:
-                    with urllib.request.urlopen(url + "/", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, OSError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"dossier serve did not answer at {url}/ within 120 s:\n"
-                        + err_path.read_text(encoding="utf-8", errors="replace")
-                    )
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
-def _env(ollama_host: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
-    env.update(OLLAMA_HOST=ollama_host, GRADIO_ANALYTICS_ENABLED="False")
-    if _dossier()[0] == sys.executable:  # no console script: import the package from the checkout
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -300,6 +221,17 @@ def test_uploaded_articles_are_indexed_and_answered_from(server, tmp_path):
     chat, sources, _, _ = _ask(client, "When did the harbour of Kirkwall reopen?")
     assert "Wednesday" in _plain(_text(chat[-1]))
     assert "2025-10-01-kirkwall-harbour.txt" in sources
+
+
+def test_without_a_token_the_json_api_beside_the_page_is_open(server):
+    import httpx
+
+    health = httpx.get(f"{server}/api/health", timeout=30)
+    assert health.status_code == 200, health.text
+    assert health.json()["llm"]["mode"] == "extractive"  # OLLAMA_HOST is a closed port
+    found = httpx.post(f"{server}/api/search", json={"query": "espionnage", "k": 1}, timeout=60)
+    assert found.status_code == 200
+    assert SAMPLE in found.json()["passages"][0]["path"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Running `dossier serve` (and other `dossier` commands) as a user would: a real process on a
+free loopback port, its output in log files, stopped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+
+def dossier_command() -> list[str]:
+    """The `dossier` console script of this environment (or the package run from the checkout)."""
+    script = Path(sys.executable).parent / "dossier"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from app.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(work: Path, env: dict, index_dir: str = "idx", logs: Path | None = None):
+    """`dossier serve` in `work` on a free loopback port; yields its URL, stops it after.
+    Its output goes to files in `logs` (default: `work`)."""
+    command = dossier_command()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = logs or work
+    err_path = logs / f"serve-{port}.err"
+    with (logs / f"serve-{port}.out").open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                *command,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--index-dir",
+                index_dir,
+            ],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(
+                        f"dossier serve exited with code {proc.returncode} before answering:\n"
+                        + err_path.read_text(encoding="utf-8", errors="replace")
+                    )
+                try:
+                    with urllib.request.urlopen(url + "/", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"dossier serve did not answer at {url}/ within 120 s:\n"
+                        + err_path.read_text(encoding="utf-8", errors="replace")
+                    )
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def clean_env(ollama_host: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env.update(OLLAMA_HOST=ollama_host, GRADIO_ANALYTICS_ENABLED="False")
+    if (
+        dossier_command()[0] == sys.executable
+    ):  # no console script: import the package from the checkout
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
