@@ -145,10 +145,10 @@ def run_index(
     run.bar.close()
     run.vanished(prune)
     manifest = idx.manifest
-    if run.generation is not None or KeywordIndex.saved_generation(idx.dir) != (
-        manifest.generation()
-    ):
-        idx.rebuild_keyword(run.generation or manifest.generation(), save=True)
+    current = idx.generation()
+    if run.generation is not None or KeywordIndex.saved_generation(idx.dir) != current:
+        # On a server the token read now covers this run's writes (each write changed it).
+        idx.rebuild_keyword(current if idx.remote else run.generation or current, save=True)
     manifest.set_meta("pipeline", run.pipeline)
     run.report.documents = idx.count_documents()
     run.report.chunks = idx.count_chunks()
