@@ -38,6 +38,14 @@ EmbedModel = Annotated[
         f"(env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2).",
     ),
 ]
+ChromaUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--chroma-url",
+        help="A Chroma server, e.g. http://127.0.0.1:8000, instead of the embedded store "
+        f"(env {BY_NAME['chroma_url'].env}).",
+    ),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 After = Annotated[str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")]
 Before = Annotated[str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")]
@@ -68,6 +76,29 @@ def _open_index(settings: dict, create: bool, embedder=None):
         embed_model=settings["embed_model"],
         embedder=embedder,
         create=create,
+        chroma_url=settings.get("chroma_url"),
+    )
+
+
+def _place(settings: dict) -> str:
+    """Where the index's passages are, for messages."""
+    if settings.get("chroma_url"):
+        return f"on the Chroma server at {settings['chroma_url']}"
+    return f"in {settings['index_dir']}/"
+
+
+def _server_errors() -> tuple[type[Exception], ...]:
+    """What chromadb's HTTP client raises when the server goes away mid-command (evaluated
+    only when an exception is being handled, so httpx is not imported for --help)."""
+    import httpx
+
+    return (httpx.TransportError,)
+
+
+def _server_error(settings: dict, exc: Exception) -> str:
+    return (
+        f"lost the Chroma server at {settings.get('chroma_url')} ({exc.__class__.__name__}: "
+        f"{exc}); check that it is running, then run the same command again."
     )
 
 
@@ -86,11 +117,14 @@ def index_cmd(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
-        settings = resolve({"index_dir": index_dir, "embed_model": embed_model})
+        settings = resolve(
+            {"index_dir": index_dir, "embed_model": embed_model, "chroma_url": chroma_url}
+        )
         embedder = None
         if rebuild:
             from index.embeddings import SentenceTransformerEmbedder
@@ -98,11 +132,15 @@ def index_cmd(
             embedder = SentenceTransformerEmbedder(settings["embed_model"])  # fails before wiping
             _wipe(Path(settings["index_dir"]))
         with _open_index(settings, create=True, embedder=embedder) as idx:
+            if rebuild and idx.remote:
+                idx.store.drop()  # the server's collection: the chunks of every machine
             report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     if json_out:
@@ -175,17 +213,25 @@ def search(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Search the index: the passages that best match QUERY, best first."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
-        settings = resolve({"index_dir": index_dir, "embed_model": embed_model, "top_k": k})
+        settings = resolve(
+            {
+                "index_dir": index_dir,
+                "embed_model": embed_model,
+                "chroma_url": chroma_url,
+                "top_k": k,
+            }
+        )
         parse_bound(after, "after"), parse_bound(before, "before")
         empty = "No passage is relevant enough to this question."
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
-                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    f"The index {_place(settings)} holds no passages yet: "
                     "add articles with `dossier index corpus/`."
                 )
             passages = idx.search(
@@ -198,6 +244,8 @@ def search(
                 empty = "No article matches --after/--before/--source."
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     if json_out:
@@ -272,6 +320,7 @@ def ask(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Answer QUESTION from the indexed articles, citing the passages each claim rests on."""
     from .llm import LLMError
@@ -284,6 +333,7 @@ def ask(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "chroma_url": chroma_url,
                 "top_k": k,
                 "llm": llm,
                 "model": model,
@@ -293,7 +343,7 @@ def ask(
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
-                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    f"The index {_place(settings)} holds no passages yet: "
                     "add articles with `dossier index corpus/`."
                 )
             assistant = _assistant(settings, idx)
@@ -327,6 +377,8 @@ def ask(
         _fail(str(exc), 1)
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     assert answer is not None
@@ -407,6 +459,7 @@ def eval_cmd(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Run a Q&A set through dossier and score retrieval, answers, citations and declining."""
     from eval.sweep import grid
@@ -437,6 +490,7 @@ def eval_cmd(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "chroma_url": chroma_url,
                 "top_k": k,
                 "llm": llm,
                 "model": model,
@@ -446,10 +500,10 @@ def eval_cmd(
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
-                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    f"The index {_place(settings)} holds no passages yet: "
                     "add articles with `dossier index corpus/`."
                 )
-            missing = unknown_sources(items, idx.manifest.document_names())
+            missing = unknown_sources(items, idx.document_names())
             if missing and not skip_invalid:
                 _fail(
                     f"{qaset}: {len(missing)} question(s) name sources not in the index:\n"
@@ -478,6 +532,8 @@ def eval_cmd(
         _fail(str(exc), 1)
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     summary, results = result.summary, result.results
@@ -677,6 +733,7 @@ def serve(
     model: Model = None,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Open the chat page (indexing the bundled corpus first when the index is empty)."""
     settings: dict = {"index_dir": index_dir or ".dossier"}
@@ -686,6 +743,7 @@ def serve(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "chroma_url": chroma_url,
                 "llm": llm,
                 "model": model,
                 "host": host,
@@ -706,6 +764,8 @@ def serve(
         raise typer.Exit(0) from None
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
 
