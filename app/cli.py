@@ -146,7 +146,7 @@ def index_cmd(
     if json_out:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        _print_report(report, settings["index_dir"])
+        _print_report(report, _place(settings))
     raise typer.Exit(1 if report.failed else 0)
 
 
@@ -177,7 +177,7 @@ def _wipe(index_dir: Path) -> None:
         shutil.rmtree(folder)
 
 
-def _print_report(report, index_dir: str) -> None:
+def _print_report(report, place: str) -> None:
     from rich.markup import escape
 
     err = _console(stderr=True)
@@ -193,7 +193,7 @@ def _print_report(report, index_dir: str) -> None:
     _console().print(
         f"Indexed {report.indexed} file(s) ({report.embedded} chunk(s) embedded), "
         f"{report.unchanged} unchanged, {report.removed} document(s) removed, "
-        f"{len(report.failed)} failed. The index in {escape(index_dir)}/ holds "
+        f"{len(report.failed)} failed. The index {escape(place)} holds "
         f"{report.documents} document(s), {report.chunks} chunk(s)."
     )
 

@@ -4,6 +4,19 @@ It is derived data: rebuilt from the vector store's chunk texts by every indexin
 changed the store (or finds the saved one stale), and saved under the manifest's generation
 number. A reader that finds the saved index stale (a run died, or is still writing) rebuilds
 it in memory from the store and never saves it: only writers save.
+
+With a Chroma server (`Index(chroma_url=...)`) this index is a cache in each machine's index
+directory, keyed by the token every writer puts in the collection's metadata; a search that
+finds another token rebuilds it from the server's chunks (and saves it), so the keyword side
+follows what any process wrote, as of its previous write. Chroma 1.5's own keyword search
+cannot replace it on a self-hosted server: `Collection.search` (Knn/Rrf ranking) answers "Search
+operation is not implemented for local executor", a sparse vector index is refused ("Sparse
+vector indexing is not enabled in local") and so are sparse vectors in metadata; those are
+Chroma Cloud features. `where_document` `$contains`/`$regex` filter but do not rank, and
+Chroma's BM25 embedding function knows neither French stemming nor per-document language.
+Limits: a search checks the token (one request, 2-3 ms on loopback); a rebuild reads and
+re-tokenises every chunk (1.3 s for 5,000 chunks here, 0.4 s of it fetching), so readers pay
+that after each writer's flush, and a change is seen at the next search, not mid-search.
 """
 
 from __future__ import annotations
