@@ -130,6 +130,10 @@ def index_cmd(
             from index.embeddings import SentenceTransformerEmbedder
 
             embedder = SentenceTransformerEmbedder(settings["embed_model"])  # fails before wiping
+            if settings["chroma_url"]:
+                from index.remote import check_server, parse_url
+
+                check_server(parse_url(settings["chroma_url"]))  # so does a wrong server
             _wipe(Path(settings["index_dir"]))
         with _open_index(settings, create=True, embedder=embedder) as idx:
             if rebuild and idx.remote:

@@ -50,14 +50,14 @@ class ChromaStore:
             address = parse_url(url)
             check_server(address)
             self.client = http_client(address)
-            self.where = f"the Chroma server at {address.url}"
+            self.where = f"on the Chroma server at {address.url}"
         else:
             assert path is not None, "ChromaStore needs a directory or a server URL"
             path.mkdir(parents=True, exist_ok=True)
             self.client = chromadb.PersistentClient(
                 path=str(path), settings=Settings(anonymized_telemetry=False)
             )
-            self.where = f"{path.parent}/"
+            self.where = f"in {path.parent}/"
         self.collection = (
             self._open()
             if create
@@ -69,6 +69,11 @@ class ChromaStore:
         return self.client.get_or_create_collection(
             self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
+
+    @property
+    def identity(self) -> str:
+        """Which collection this is: another after a drop, or on another server."""
+        return str(self.collection.id)
 
     def drop(self) -> None:
         """Delete the collection and start an empty one (`dossier index --rebuild`)."""

@@ -127,6 +127,22 @@ def test_removed_file_goes_with_prune(make_mode_index, store_mode, tmp_path):
     assert set(idx.keyword.ids) == set(_store_ids(idx)), "keyword index follows the store"
 
 
+def test_index_dir_moved_to_a_server_indexes_everything_there(tmp_path, embedder, chroma_server):
+    """The manifest's records describe the embedded store: the server's empty collection
+    gets every file all the same (and a dropped collection would too)."""
+    with Index(tmp_path / "idx", embedder=embedder) as embedded:
+        embedded.add([CORPUS])
+    idx = Index(
+        tmp_path / "idx", embedder=embedder, chroma_url=chroma_server.url, collection="moved"
+    )
+    report = idx.add([CORPUS])
+    assert report.indexed == 1 and report.chunks == idx.count_chunks() > 0
+    assert idx.add([CORPUS]).indexed == 0, "then it is up to date"
+    idx.store.drop()
+    assert idx.add([CORPUS]).chunks == report.chunks
+    idx.close()
+
+
 # -- the server's data outlives it; other processes' writes are seen -------------------------
 def test_restarted_server_still_has_the_index(tmp_path, embedder):
     server = ChromaServer(tmp_path / "chroma").start()
