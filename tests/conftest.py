@@ -169,6 +169,15 @@ def make_mode_index(tmp_path, embedder, store_mode, request):
         idx.close()
 
 
+def reopen(idx, **kwargs):
+    """Open `idx` again (its directory, and its server collection if it has one)."""
+    from index import Index
+
+    if idx.remote:
+        kwargs = {"chroma_url": idx.chroma_url, "collection": idx.store.name, **kwargs}
+    return Index(idx.dir, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def news_server_index(tmp_path_factory, embedder, chroma_server):
     """`news_index`'s corpus, with its chunks on the Chroma server."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import pytest
 from index import ConfigError, Index, IndexNotFoundError, ModelMismatchError
 from index.errors import ChromaServerError
 
-from .conftest import CORPUS, NEWS, ROOT, SAMPLE, ChromaServer, free_port
+from .conftest import CORPUS, ROOT, ChromaServer, free_port
 from .test_index_search import FIRST_RANK
 
 pytestmark = pytest.mark.integration
@@ -80,53 +79,7 @@ def test_server_passages_point_into_their_documents(news_server_index):
         assert text[passage.start : passage.end] == passage.text
 
 
-# -- indexing, in both stores ----------------------------------------------------------------
-def test_sample_corpus_answers_the_agent_question(make_mode_index, store_mode):
-    idx = make_mode_index()
-    report = idx.add([CORPUS])
-    assert (report.indexed, report.documents, report.failed) == (1, 1, [])
-    assert report.chunks == idx.count_chunks() >= 3
-    top = idx.search(AGENT_QUESTION, k=3)[0]
-    assert "accusations d’espionnage" in top.text and top.date == "2025-09-19"
-    assert idx.document_text(top.doc_id)[top.start : top.end] == top.text
-    again = idx.add([CORPUS])
-    assert (again.indexed, again.embedded, again.chunks) == (0, 0, report.chunks)
-
-
-def test_changed_file_reindexes_without_duplicates(make_mode_index, store_mode, corpus_copy):
-    idx = make_mode_index()
-    first = idx.add([corpus_copy])
-    path = corpus_copy / SAMPLE
-    path.write_text(
-        path.read_text(encoding="utf-8") + "\n\nLe Quai d’Orsay a convoqué "
-        "l’ambassadeur du Mali lundi pour exiger des explications sur la détention.\n",
-        encoding="utf-8",
-    )
-    second = idx.add([corpus_copy])
-    assert second.indexed == 1 and 0 < second.embedded < first.chunks
-    fresh = make_mode_index("fresh")
-    fresh.add([corpus_copy])
-    assert _store_ids(idx) == _store_ids(fresh), "same chunks as a clean build, no duplicates"
-    top = idx.search("convocation de l'ambassadeur du Mali", k=1)[0]
-    assert "convoqué" in top.text
-    assert sorted(idx.keyword.ids) == _store_ids(idx)
-
-
-def test_removed_file_goes_with_prune(make_mode_index, store_mode, tmp_path):
-    corpus = tmp_path / "articles"
-    shutil.copytree(NEWS, corpus)
-    idx = make_mode_index()
-    idx.add([corpus])
-    gone = corpus / "2025-05-18-ashcombe-rovers-fa-trophy.txt"
-    gone.unlink()
-    question = "Who scored the winning goal in the FA Trophy final?"
-    assert any(p.path.endswith(gone.name) for p in idx.search(question, k=5))
-    pruned = idx.add([corpus], prune=True)
-    assert pruned.removed == 1 and pruned.documents == 13 == idx.count_documents()
-    assert not any(p.path.endswith(gone.name) for p in idx.search(question, k=10))
-    assert set(idx.keyword.ids) == set(_store_ids(idx)), "keyword index follows the store"
-
-
+# -- indexing: tests/test_index_search.py runs its indexing tests in both stores (`store_mode`)
 def test_index_dir_moved_to_a_server_indexes_everything_there(tmp_path, embedder, chroma_server):
     """The manifest's records describe the embedded store: the server's empty collection
     gets every file all the same (and a dropped collection would too)."""
