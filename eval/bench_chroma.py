@@ -7,7 +7,9 @@ and the bundled sample into an embedded index and into the server with the same 
 once, checks both give the same rankings, then times `Index.search` (k=5) for the questions
 of tests/data/news_questions.jsonl: a warm-up pass in each mode, then `--rounds` passes that
 alternate the modes query by query, so that drift on a shared machine hits both alike.
-Prints p50 and p95 per mode (milliseconds) and the ratio server/embedded.
+Prints p50 and p95 per mode (milliseconds), the ratio server/embedded, and the median of the
+paired differences (server minus embedded, same query, back to back): the figure that other
+load on a shared machine disturbs least.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def main() -> None:
     result["ratio_server_vs_embedded"] = {
         q: round(ms["server"][q] / ms["embedded"][q], 2) for q in ("p50", "p95")
     }
+    paired = [s - e for s, e in zip(times["server"], times["embedded"], strict=True)]
+    result["paired_extra_ms_p50"] = round(percentile(paired, 0.5), 1)
     if args.json:
         print(json.dumps(result))
         return
@@ -123,6 +127,7 @@ def main() -> None:
         print(f"{mode:<10}{ms[mode]['p50']:>9}{ms[mode]['p95']:>9}")
     ratio = result["ratio_server_vs_embedded"]
     print(f"{'ratio':<10}{ratio['p50']:>9}{ratio['p95']:>9}")
+    print(f"server minus embedded, same query (median): {result['paired_extra_ms_p50']} ms")
 
 
 if __name__ == "__main__":
