@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import ConfigError, Index, IndexNotFoundError, ModelMismatchError
-from index.errors import ChromaServerError
+from index import ChromaServerError, ConfigError, Index, IndexNotFoundError, ModelMismatchError
 
 from .conftest import CORPUS, ROOT, ChromaServer, free_port
 from .test_index_search import FIRST_RANK
