@@ -38,6 +38,14 @@ EmbedModel = Annotated[
         f"(env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2).",
     ),
 ]
+ChromaUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--chroma-url",
+        help="A Chroma server, e.g. http://127.0.0.1:8000, instead of the embedded store "
+        f"(env {BY_NAME['chroma_url'].env}).",
+    ),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 After = Annotated[str | None, typer.Option(help="Only articles dated on or after YYYY-MM-DD.")]
 Before = Annotated[str | None, typer.Option(help="Only articles dated on or before YYYY-MM-DD.")]
@@ -68,6 +76,29 @@ def _open_index(settings: dict, create: bool, embedder=None):
         embed_model=settings["embed_model"],
         embedder=embedder,
         create=create,
+        chroma_url=settings.get("chroma_url"),
+    )
+
+
+def _place(settings: dict) -> str:
+    """Where the index's passages are, for messages."""
+    if settings.get("chroma_url"):
+        return f"on the Chroma server at {settings['chroma_url']}"
+    return f"in {settings['index_dir']}/"
+
+
+def _server_errors() -> tuple[type[Exception], ...]:
+    """What chromadb's HTTP client raises when the server goes away mid-command (evaluated
+    only when an exception is being handled, so httpx is not imported for --help)."""
+    import httpx
+
+    return (httpx.TransportError,)
+
+
+def _server_error(settings: dict, exc: Exception) -> str:
+    return (
+        f"lost the Chroma server at {settings.get('chroma_url')} ({exc.__class__.__name__}: "
+        f"{exc}); check that it is running, then run the same command again."
     )
 
 
@@ -86,29 +117,40 @@ def index_cmd(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
-        settings = resolve({"index_dir": index_dir, "embed_model": embed_model})
+        settings = resolve(
+            {"index_dir": index_dir, "embed_model": embed_model, "chroma_url": chroma_url}
+        )
         embedder = None
         if rebuild:
             from index.embeddings import SentenceTransformerEmbedder
 
             embedder = SentenceTransformerEmbedder(settings["embed_model"])  # fails before wiping
+            if settings["chroma_url"]:
+                from index.remote import check_server, parse_url
+
+                check_server(parse_url(settings["chroma_url"]))  # so does a wrong server
             _wipe(Path(settings["index_dir"]))
         with _open_index(settings, create=True, embedder=embedder) as idx:
+            if rebuild and idx.remote:
+                idx.store.drop()  # the server's collection: the chunks of every machine
             report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     if json_out:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        _print_report(report, settings["index_dir"])
+        _print_report(report, _place(settings))
     raise typer.Exit(1 if report.failed else 0)
 
 
@@ -139,7 +181,7 @@ def _wipe(index_dir: Path) -> None:
         shutil.rmtree(folder)
 
 
-def _print_report(report, index_dir: str) -> None:
+def _print_report(report, place: str) -> None:
     from rich.markup import escape
 
     err = _console(stderr=True)
@@ -155,7 +197,7 @@ def _print_report(report, index_dir: str) -> None:
     _console().print(
         f"Indexed {report.indexed} file(s) ({report.embedded} chunk(s) embedded), "
         f"{report.unchanged} unchanged, {report.removed} document(s) removed, "
-        f"{len(report.failed)} failed. The index in {escape(index_dir)}/ holds "
+        f"{len(report.failed)} failed. The index {escape(place)} holds "
         f"{report.documents} document(s), {report.chunks} chunk(s)."
     )
 
@@ -175,17 +217,25 @@ def search(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Search the index: the passages that best match QUERY, best first."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
-        settings = resolve({"index_dir": index_dir, "embed_model": embed_model, "top_k": k})
+        settings = resolve(
+            {
+                "index_dir": index_dir,
+                "embed_model": embed_model,
+                "chroma_url": chroma_url,
+                "top_k": k,
+            }
+        )
         parse_bound(after, "after"), parse_bound(before, "before")
         empty = "No passage is relevant enough to this question."
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
-                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    f"The index {_place(settings)} holds no passages yet: "
                     "add articles with `dossier index corpus/`."
                 )
             passages = idx.search(
@@ -198,6 +248,8 @@ def search(
                 empty = "No article matches --after/--before/--source."
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     if json_out:
@@ -272,6 +324,7 @@ def ask(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Answer QUESTION from the indexed articles, citing the passages each claim rests on."""
     from .llm import LLMError
@@ -284,6 +337,7 @@ def ask(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "chroma_url": chroma_url,
                 "top_k": k,
                 "llm": llm,
                 "model": model,
@@ -293,7 +347,7 @@ def ask(
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
-                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    f"The index {_place(settings)} holds no passages yet: "
                     "add articles with `dossier index corpus/`."
                 )
             assistant = _assistant(settings, idx)
@@ -327,6 +381,8 @@ def ask(
         _fail(str(exc), 1)
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     assert answer is not None
@@ -407,6 +463,7 @@ def eval_cmd(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Run a Q&A set through dossier and score retrieval, answers, citations and declining."""
     from eval.sweep import grid
@@ -437,6 +494,7 @@ def eval_cmd(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "chroma_url": chroma_url,
                 "top_k": k,
                 "llm": llm,
                 "model": model,
@@ -446,10 +504,10 @@ def eval_cmd(
         with _open_index(settings, create=False) as idx:
             if idx.count_chunks() == 0:
                 _fail(
-                    f"The index in {settings['index_dir']}/ holds no passages yet: "
+                    f"The index {_place(settings)} holds no passages yet: "
                     "add articles with `dossier index corpus/`."
                 )
-            missing = unknown_sources(items, idx.manifest.document_names())
+            missing = unknown_sources(items, idx.document_names())
             if missing and not skip_invalid:
                 _fail(
                     f"{qaset}: {len(missing)} question(s) name sources not in the index:\n"
@@ -478,6 +536,8 @@ def eval_cmd(
         _fail(str(exc), 1)
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
     summary, results = result.summary, result.results
@@ -700,6 +760,7 @@ def serve(
     model: Model = None,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Open the chat page and the JSON API (indexing the bundled corpus first when the index is
     empty). DOSSIER_API_TOKEN guards /api/, DOSSIER_PASSWORD the page."""
@@ -710,6 +771,7 @@ def serve(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "chroma_url": chroma_url,
                 "llm": llm,
                 "model": model,
                 "host": host,
@@ -741,6 +803,8 @@ def serve(
         raise typer.Exit(0) from None
     except DossierError as exc:
         _fail(str(exc))
+    except _server_errors() as exc:
+        _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
 

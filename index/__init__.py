@@ -9,7 +9,14 @@ with Index(".dossier") as idx:
 
 from .core import Index
 from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
-from .errors import ConfigError, DossierError, IndexNotFoundError, LoadError, ModelMismatchError
+from .errors import (
+    ChromaServerError,
+    ConfigError,
+    DossierError,
+    IndexNotFoundError,
+    LoadError,
+    ModelMismatchError,
+)
 from .fusion import Fusion, FusionMethod
 from .indexer import IndexReport
 from .types import Article, Passage
@@ -17,6 +24,7 @@ from .types import Article, Passage
 __all__ = [
     "DEFAULT_MODEL",
     "Article",
+    "ChromaServerError",
     "ConfigError",
     "DossierError",
     "Embedder",

@@ -1,5 +1,10 @@
 """`Index`: an index directory (Chroma store, keyword index, manifest) opened for search and
-for adding files. This is the entry point other apps import."""
+for adding files. This is the entry point other apps import.
+
+With `chroma_url`, the chunks live on a Chroma server that several dossier processes may share;
+the index directory then holds this machine's file records (the manifest) and the keyword
+index, a cache rebuilt from the server's chunks whenever the server's generation token moves.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from .fusion import Candidate, Fusion, fuse
 from .indexer import FLUSH_CHUNKS, IndexReport, run_index
 from .keyword import KeywordIndex
 from .manifest import Manifest
-from .store import ChromaStore, StoredChunk
+from .store import COLLECTION, ChromaStore, StoredChunk
 from .text import coverage, query_terms
 from .types import Passage
 
@@ -34,6 +39,8 @@ CANDIDATES = 30  # each side's list before fusion; at least 4·k
 
 class Index:
     """An index directory. Open it with `Index(path)`; build it with `add([...paths])`.
+    `Index(path, chroma_url="http://host:8000")` keeps the chunks on a Chroma server instead
+    (in the collection `collection`), and only the file records and keyword cache in `path`.
 
     The embedding model is loaded on first need (searching, or indexing changed files) and
     checked against the model that built the index.
@@ -49,9 +56,15 @@ class Index:
         chunk_size: int = DEFAULT_SIZE,
         chunk_overlap: int = DEFAULT_OVERLAP,
         create: bool = True,
+        chroma_url: str | None = None,
+        collection: str = COLLECTION,
     ) -> None:
         self.dir = Path(index_dir)
-        if not create and not (self.dir / "manifest.sqlite3").exists():
+        self.chroma_url = chroma_url
+        self.remote = chroma_url is not None
+        if self.remote:
+            self.store = _server_store(chroma_url, collection, create)
+        elif not create and not (self.dir / "manifest.sqlite3").exists():
             raise IndexNotFoundError(
                 f"No index in {self.dir}/: build one with `dossier index corpus/` "
                 "(or point --index-dir / DOSSIER_INDEX_DIR at an existing one)."
@@ -61,7 +74,8 @@ class Index:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.manifest = Manifest(self.dir / "manifest.sqlite3")
-        self.store = ChromaStore(self.dir / "chroma")
+        if not self.remote:
+            self.store = ChromaStore(self.dir / "chroma", collection=collection)
         self._embedder = embedder
         self._checked = False
         self._keyword: KeywordIndex | None = None
@@ -100,37 +114,47 @@ class Index:
             return
         if info["dimensions"] != embedder.dimensions or not same_space(info["probe"], probe):
             raise ModelMismatchError(
-                f"The index in {self.dir}/ was built with {info['name']} ({info['dimensions']} "
+                f"The index {self.store.where} was built with {info['name']} ({info['dimensions']} "
                 f"dims); the embedding model now configured, {embedder.name} "
                 f"({embedder.dimensions} dims), gives other vectors. Re-index with "
                 f"`dossier index --rebuild PATH...`, or use --embed-model {info['name']}."
             )
 
     # -- keyword side -----------------------------------------------------------------------
+    def generation(self) -> int | str:
+        """What the keyword index must match: the manifest's counter in an index directory;
+        on a Chroma server, the collection's token, which every writer changes (one request)."""
+        return self.store.generation() if self.remote else self.manifest.generation()
+
     @property
     def keyword(self) -> KeywordIndex:
-        """The keyword index matching the store: loaded once; rebuilt in memory if stale."""
+        """The keyword index matching the store: loaded once; rebuilt if stale (in memory for
+        an index directory, where only writers save it; on a server, saved as a cache)."""
         with self._keyword_lock:  # a server searches in several threads while it indexes
-            generation = self.manifest.generation()
+            generation = self.generation()
             if self._keyword is None or self._keyword_generation != generation:
                 keyword = KeywordIndex.load(self.dir, generation)
-                self._keyword = keyword or self.rebuild_keyword(generation, save=False)
+                self._keyword = keyword or self.rebuild_keyword(generation, save=self.remote)
                 self._keyword_generation = generation
             return self._keyword
 
-    def rebuild_keyword(self, generation: int, *, save: bool) -> KeywordIndex:
+    def rebuild_keyword(self, generation: int | str, *, save: bool) -> KeywordIndex:
         """Build the keyword index from every chunk in the store; writers `save` it."""
         with self._keyword_lock:
             return self._rebuild_keyword(generation, save)
 
-    def _rebuild_keyword(self, generation: int, save: bool) -> KeywordIndex:
+    def _rebuild_keyword(self, generation: int | str, save: bool) -> KeywordIndex:
         ids, docs, texts, langs = [], [], [], []
+        documents: dict[str, dict] = {}
         for chunk in self.store.iter_all():
+            meta = chunk.metadata
             ids.append(chunk.chunk_id)
-            docs.append(chunk.metadata["doc_id"])
+            docs.append(meta["doc_id"])
             texts.append(chunk.text)
-            langs.append(chunk.metadata.get("lang", "en"))
-        keyword = KeywordIndex.build(ids, docs, texts, langs)
+            langs.append(meta.get("lang", "en"))
+            if meta["doc_id"] not in documents:
+                documents[meta["doc_id"]] = {k: meta.get(k) for k in _DOCUMENT_KEYS}
+        keyword = KeywordIndex.build(ids, docs, texts, langs, documents)
         if save:
             keyword.save(self.dir, generation)
         self._keyword, self._keyword_generation = keyword, generation
@@ -144,15 +168,36 @@ class Index:
         return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
 
     # -- counts -----------------------------------------------------------------------------
+    # On a Chroma server, documents are known from the chunks' metadata (another process may
+    # have indexed them), not from this machine's manifest.
     def count_documents(self) -> int:
-        return self.manifest.count_documents()
+        return len(self.keyword.documents) if self.remote else self.manifest.count_documents()
 
     def count_chunks(self) -> int:
         return self.store.count()
 
+    def document_names(self) -> set[str]:
+        """Every document's id and its file's name: what a Q&A set's `sources` may name."""
+        if not self.remote:
+            return self.manifest.document_names()
+        names: set[str] = set()
+        for doc_id, doc in self.keyword.documents.items():
+            names.update((doc_id, Path(doc["path"]).name))
+        return names
+
     def document_text(self, doc_id: str) -> str | None:
-        doc = self.manifest.document(doc_id)
-        return doc.text if doc else None
+        """The document's text (on a server: rebuilt from its chunks, which cover it but for
+        the whitespace between sentences; that comes back as spaces, so offsets still hold)."""
+        if not self.remote:
+            doc = self.manifest.document(doc_id)
+            return doc.text if doc else None
+        chunks = self.store.chunks_of_document(doc_id)
+        if not chunks:
+            return None
+        text = [" "] * max(int(c.metadata["end"]) for c in chunks)
+        for chunk in chunks:
+            text[int(chunk.metadata["start"]) : int(chunk.metadata["end"])] = chunk.text
+        return "".join(text)
 
     def documents_matching(
         self, *, after: str | None = None, before: str | None = None, source: str | None = None
@@ -161,7 +206,13 @@ class Index:
         after, before = parse_bound(after, "after"), parse_bound(before, "before")
         if not (after or before or source):
             return None
-        return set(self.manifest.filter_documents(after, before, source))
+        if not self.remote:
+            return set(self.manifest.filter_documents(after, before, source))
+        return {
+            doc_id
+            for doc_id, doc in self.keyword.documents.items()
+            if _keeps(doc, after, before, source)
+        }
 
     # -- search -----------------------------------------------------------------------------
     def search(
@@ -216,6 +267,34 @@ class Index:
                 if len(passages) == k:
                     break
         return passages
+
+
+_DOCUMENT_KEYS = ("path", "title", "date", "source", "file")
+
+
+def _keeps(doc: dict, after: str | None, before: str | None, source: str | None) -> bool:
+    """`Manifest.filter_documents` for one document known from its chunks' metadata."""
+    date = doc.get("date")
+    if (after or before) and not date:
+        return False
+    if (after and date < after) or (before and date > before):
+        return False
+    if source:
+        wanted = source.casefold()
+        return wanted in (doc.get("source") or "").casefold() or wanted in doc["path"].casefold()
+    return True
+
+
+def _server_store(url: str, collection: str, create: bool) -> ChromaStore:
+    from chromadb.errors import NotFoundError
+
+    try:
+        return ChromaStore(url=url, collection=collection, create=create)
+    except NotFoundError:
+        raise IndexNotFoundError(
+            f"No dossier index on the Chroma server at {url.rstrip('/')} (no collection "
+            f"{collection!r}): build one with `dossier index --chroma-url {url} corpus/`."
+        ) from None
 
 
 def _passage(rank: int, score: float, chunk: StoredChunk) -> Passage:

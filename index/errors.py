@@ -2,7 +2,8 @@
 
     DossierError              base of everything below
     ├── ConfigError           bad setting or usage; the CLI exits with 2
-    │   └── ModelMismatchError   index built with another embedding model
+    │   ├── ModelMismatchError   index built with another embedding model
+    │   └── ChromaServerError    --chroma-url unreachable, not Chroma, or not Chroma 1.x
     ├── IndexNotFoundError    no index at the directory given
     └── LoadError             one file (or one article in it) cannot be read
 
@@ -22,6 +23,10 @@ class ConfigError(DossierError):
 
 class ModelMismatchError(ConfigError):
     """The index was built with another embedding model than the one configured."""
+
+
+class ChromaServerError(ConfigError):
+    """The Chroma server given by --chroma-url cannot be used; the message names the URL."""
 
 
 class IndexNotFoundError(DossierError):

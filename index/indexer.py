@@ -145,11 +145,12 @@ def run_index(
     run.bar.close()
     run.vanished(prune)
     manifest = idx.manifest
-    if run.generation is not None or KeywordIndex.saved_generation(idx.dir) != (
-        manifest.generation()
-    ):
-        idx.rebuild_keyword(run.generation or manifest.generation(), save=True)
+    current = idx.generation()
+    if run.generation is not None or KeywordIndex.saved_generation(idx.dir) != current:
+        # On a server the token read now covers this run's writes (each write changed it).
+        idx.rebuild_keyword(current if idx.remote else run.generation or current, save=True)
     manifest.set_meta("pipeline", run.pipeline)
+    manifest.set_meta("store", idx.store.identity)
     run.report.documents = idx.count_documents()
     run.report.chunks = idx.count_chunks()
     return run.report
@@ -171,6 +172,12 @@ class _Run:
         self.pipeline = f"{CHUNKING_VERSION}:{idx.chunk_size}:{idx.chunk_overlap}"
         built_with = idx.manifest.meta("pipeline")
         self.force = built_with is not None and built_with != self.pipeline
+        # The manifest's file records describe one collection: pointed at another (an index
+        # directory moved to a server, another server, a collection dropped and made again),
+        # every file is re-planned; the diff with the chunks already there avoids duplicates.
+        recorded = idx.manifest.meta("store")
+        if recorded != idx.store.identity and (recorded is not None or idx.remote):
+            self.force = True
 
     def mutate(self) -> None:
         """Called before each change to the store: readers then know the keyword index is

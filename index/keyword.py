@@ -4,6 +4,19 @@ It is derived data: rebuilt from the vector store's chunk texts by every indexin
 changed the store (or finds the saved one stale), and saved under the manifest's generation
 number. A reader that finds the saved index stale (a run died, or is still writing) rebuilds
 it in memory from the store and never saves it: only writers save.
+
+With a Chroma server (`Index(chroma_url=...)`) this index is a cache in each machine's index
+directory, keyed by the token every writer puts in the collection's metadata; a search that
+finds another token rebuilds it from the server's chunks (and saves it), so the keyword side
+follows what any process wrote, as of its previous write. Chroma 1.5's own keyword search
+cannot replace it on a self-hosted server: `Collection.search` (Knn/Rrf ranking) answers "Search
+operation is not implemented for local executor", a sparse vector index is refused ("Sparse
+vector indexing is not enabled in local") and so are sparse vectors in metadata; those are
+Chroma Cloud features. `where_document` `$contains`/`$regex` filter but do not rank, and
+Chroma's BM25 embedding function knows neither French stemming nor per-document language.
+Limits: a search checks the token (one request, 2-3 ms on loopback); a rebuild reads and
+re-tokenises every chunk (1.3 s for 5,000 chunks here, 0.4 s of it fetching), so readers pay
+that after each writer's flush, and a change is seen at the next search, not mid-search.
 """
 
 from __future__ import annotations
@@ -23,15 +36,24 @@ _POINTER = "keyword.json"
 class KeywordIndex:
     """BM25 over chunk texts, each tokenised in its document's language."""
 
-    def __init__(self, ids: list[str], doc_ids: list[str], bm25) -> None:
+    def __init__(
+        self, ids: list[str], doc_ids: list[str], bm25, documents: dict[str, dict] | None = None
+    ) -> None:
         self.ids = ids
+        # doc id -> path, title, date, source, file: the documents as the store knows them
+        self.documents = documents or {}
         self.doc_ids = np.asarray(doc_ids, dtype=object)
         self.bm25 = bm25
         self.position = {cid: i for i, cid in enumerate(ids)}
 
     @classmethod
     def build(
-        cls, ids: list[str], doc_ids: list[str], texts: list[str], langs: list[str]
+        cls,
+        ids: list[str],
+        doc_ids: list[str],
+        texts: list[str],
+        langs: list[str],
+        documents: dict[str, dict] | None = None,
     ) -> KeywordIndex:
         import bm25s
 
@@ -41,7 +63,7 @@ class KeywordIndex:
             bm25.index(
                 [tokens(t, lang) for t, lang in zip(texts, langs, strict=True)], show_progress=False
             )
-        return cls(list(ids), list(doc_ids), bm25)
+        return cls(list(ids), list(doc_ids), bm25, documents)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query term occurs)."""
@@ -69,7 +91,7 @@ class KeywordIndex:
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     # -- persistence ------------------------------------------------------------------------
-    def save(self, index_dir: Path, generation: int) -> None:
+    def save(self, index_dir: Path, generation: int | str) -> None:
         """Write a new generation folder, then switch the pointer file to it atomically."""
         folder = index_dir / f"keyword-{generation}"
         if folder.exists():
@@ -78,7 +100,9 @@ class KeywordIndex:
         if self.bm25 is not None:
             self.bm25.save(str(folder), show_progress=False)
         (folder / "ids.json").write_text(
-            json.dumps({"ids": self.ids, "doc_ids": self.doc_ids.tolist()})
+            json.dumps(
+                {"ids": self.ids, "doc_ids": self.doc_ids.tolist(), "documents": self.documents}
+            )
         )
         tmp = index_dir / (_POINTER + ".tmp")
         tmp.write_text(json.dumps({"generation": generation, "folder": folder.name}))
@@ -88,15 +112,15 @@ class KeywordIndex:
                 shutil.rmtree(old, ignore_errors=True)
 
     @staticmethod
-    def saved_generation(index_dir: Path) -> int | None:
+    def saved_generation(index_dir: Path) -> int | str | None:
         """The generation the saved keyword index was built for, None if there is none."""
         try:
-            return int(json.loads((index_dir / _POINTER).read_text())["generation"])
+            return json.loads((index_dir / _POINTER).read_text())["generation"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     @classmethod
-    def load(cls, index_dir: Path, generation: int) -> KeywordIndex | None:
+    def load(cls, index_dir: Path, generation: int | str) -> KeywordIndex | None:
         """The saved index if it matches `generation`, else None (the caller rebuilds it)."""
         import bm25s
 
@@ -110,4 +134,4 @@ class KeywordIndex:
             bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if ids else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return cls(ids, doc_ids, bm25)
+        return cls(ids, doc_ids, bm25, saved.get("documents"))

@@ -1,8 +1,15 @@
-"""The vector store: one Chroma collection, cosine space, embeddings supplied by dossier."""
+"""The vector store: one Chroma collection, cosine space, embeddings supplied by dossier.
+
+Embedded (a `PersistentClient` directory) or on a Chroma server (`HttpClient`). On a server,
+several dossier processes may write the collection: every write then also puts a fresh token
+in the collection's metadata (`generation`), which readers compare with the token their keyword
+index was built for.
+"""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 COLLECTION = "dossier-chunks"
+GENERATION_KEY = "dossier_generation"
 
 
 @dataclass(frozen=True)
@@ -20,30 +28,86 @@ class StoredChunk:
 
 
 class ChromaStore:
-    """Chunks with their vectors and metadata in a Chroma `PersistentClient` directory."""
+    """Chunks with their vectors and metadata in a Chroma collection: in a `PersistentClient`
+    directory (`path`), or on the Chroma server at `url` (see `remote.py`)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        url: str | None = None,
+        collection: str = COLLECTION,
+        create: bool = True,
+    ) -> None:
         import chromadb
         from chromadb.config import Settings
 
-        path.mkdir(parents=True, exist_ok=True)
-        self.client = chromadb.PersistentClient(
-            path=str(path), settings=Settings(anonymized_telemetry=False)
-        )
-        self.collection = self.client.get_or_create_collection(
-            COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        self.name = collection
+        self.remote = url is not None
+        if url is not None:
+            from .remote import check_server, http_client, parse_url
+
+            address = parse_url(url)
+            check_server(address)
+            self.client = http_client(address)
+            self.where = f"on the Chroma server at {address.url}"
+        else:
+            assert path is not None, "ChromaStore needs a directory or a server URL"
+            path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(
+                path=str(path), settings=Settings(anonymized_telemetry=False)
+            )
+            self.where = f"in {path.parent}/"
+        self.collection = (
+            self._open()
+            if create
+            else self.client.get_collection(collection, embedding_function=None)
         )
         self.max_batch = int(self.client.get_max_batch_size())
 
-    # -- the model that built the collection ------------------------------------------------
+    def _open(self):
+        return self.client.get_or_create_collection(
+            self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    @property
+    def identity(self) -> str:
+        """Which collection this is: another after a drop, or on another server."""
+        return str(self.collection.id)
+
+    def drop(self) -> None:
+        """Delete the collection and start an empty one (`dossier index --rebuild`)."""
+        self.client.delete_collection(self.name)
+        self.collection = self._open()
+
+    # -- metadata: the model that built the collection, the generation token ------------------
+    def _metadata(self) -> dict:
+        """The collection's metadata; fetched afresh on a server, where others may change it
+        (a collection deleted and created again by another process is followed too)."""
+        if self.remote:
+            self.collection = self.client.get_collection(self.name, embedding_function=None)
+        return dict(self.collection.metadata or {})
+
     def model_info(self) -> dict | None:
-        raw = (self.collection.metadata or {}).get("dossier_model")
+        raw = self._metadata().get("dossier_model")
         return json.loads(raw) if raw else None
 
     def set_model_info(self, info: dict) -> None:
-        meta = dict(self.collection.metadata or {})
+        meta = self._metadata()
         meta["dossier_model"] = json.dumps(info)
         self.collection.modify(metadata=meta)
+
+    def generation(self) -> str:
+        """The server collection's change token: one small request ("" before any write)."""
+        return str(self._metadata().get(GENERATION_KEY, ""))
+
+    def _changed(self) -> None:
+        """After a write on a server: a fresh token tells every reader its keyword index is
+        stale. A random token (not a counter) cannot be lost to two writers' read-add-write."""
+        if self.remote:
+            meta = self._metadata()
+            meta[GENERATION_KEY] = uuid.uuid4().hex
+            self.collection.modify(metadata=meta)
 
     # -- writes, in batches Chroma accepts ----------------------------------------------------
     def _batches(self, n: int) -> Iterator[slice]:
@@ -60,14 +124,17 @@ class ChromaStore:
                 documents=texts[part],
                 metadatas=metadatas[part],
             )
+        self._changed()
 
     def update_metadata(self, ids: list[str], metadatas: list[dict]) -> None:
         for part in self._batches(len(ids)):
             self.collection.update(ids=ids[part], metadatas=metadatas[part])
+        self._changed()
 
     def delete(self, ids: list[str]) -> None:
         for part in self._batches(len(ids)):
             self.collection.delete(ids=ids[part])
+        self._changed()
 
     # -- reads ------------------------------------------------------------------------------
     def count(self) -> int:
@@ -79,6 +146,13 @@ class ChromaStore:
             return {}
         got = self.collection.get(where={"file": {"$in": files}}, include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"], strict=True))
+
+    def chunks_of_document(self, doc_id: str) -> list[StoredChunk]:
+        got = self.collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        return [
+            StoredChunk(cid, text, meta)
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
 
     def get_with_vectors(self, ids: list[str]) -> list[tuple[StoredChunk, np.ndarray]]:
         """The chunks `ids` (those that exist) with their stored vectors."""

@@ -8,11 +8,18 @@ import pytest
 from eval.matching import contains
 from index import Index, IndexNotFoundError, ModelMismatchError
 
-from .conftest import CORPUS, NEWS, SAMPLE
+from .conftest import CORPUS, NEWS, SAMPLE, reopen
 
 pytestmark = pytest.mark.integration
 
 AGENT_QUESTION = "why was the agent arrested?"
+
+
+@pytest.fixture
+def make_index(make_mode_index):
+    """Every indexing test here runs twice: on the embedded store and on a Chroma server
+    (`store_mode`; the server-side variants are in a fresh collection of a real `chroma run`)."""
+    return make_mode_index
 
 
 def _store_ids(idx: Index) -> list[str]:
@@ -166,7 +173,7 @@ def test_interrupted_run_is_completed_without_duplicates(make_index, embedder):
     partial = idx.count_chunks()
     idx.close()
 
-    resumed = Index(idx.dir, embedder=embedder)
+    resumed = reopen(idx, embedder=embedder)
     resumed.flush_chunks = 10
     report = resumed.add([NEWS])
     clean = make_index("clean")
@@ -193,7 +200,7 @@ def test_opening_with_another_model_says_how_to_rebuild(make_index, corpus_copy,
     idx = make_index()
     idx.add([corpus_copy])
     idx.close()
-    other = Index(idx.dir, embedder=OtherModel())
+    other = reopen(idx, embedder=OtherModel())
     with pytest.raises(ModelMismatchError) as err:
         other.search(AGENT_QUESTION)
     message = str(err.value)
