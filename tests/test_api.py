@@ -197,6 +197,7 @@ def test_health_reports_the_index_the_model_and_the_llm(server, standin):
     assert health["status"] == "ok"
     assert health["documents"] == 1 and health["chunks"] >= 1
     assert health["embedding_model"] == "all-MiniLM-L6-v2"
+    assert health["store"] == "embedded"
     assert health["llm"]["reachable"] is True
     assert health["llm"]["mode"] == "ollama" and health["llm"]["model"] == "llama3.2:3b"
     assert "llama3.2:3b" in health["llm"]["models"]
@@ -337,3 +338,65 @@ def test_the_api_benchmark_runs_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     assert search["http_p50_ms"] > 0 and search["direct_p50_ms"] > 0
     ratio = search["http_p50_ms"] / search["direct_p50_ms"]
     assert search["ratio_p50"] == pytest.approx(ratio, abs=0.02)
+
+
+# -- a team: several `dossier serve` on one Chroma server --------------------------------------
+KIRKWALL = """date 2025-10-01
+Kirkwall harbour reopens after storm repairs
+
+The harbour of Kirkwall reopened on Wednesday after the storm damage to its north pier was
+repaired, the Orkney council said. Ferries to Stromness resume their timetable on Thursday.
+"""
+
+
+def test_two_servers_on_one_chroma_server_answer_alike_and_see_new_articles(tmp_path):
+    """Two `dossier serve` processes with their own index directories share a Chroma server:
+    both answer from the same articles, and an article a third process indexes is found by
+    both, by a word only the keyword side can match exactly."""
+    from .conftest import ChromaServer
+
+    chroma = ChromaServer(tmp_path / "chroma-data").start()
+    try:
+        shutil.copytree(CORPUS, tmp_path / "corpus")
+        env = clean_env("127.0.0.1:1")  # no LLM: extractive answers
+        env["DOSSIER_CHROMA_URL"] = chroma.url
+
+        def dossier(*args: str) -> None:
+            done = subprocess.run(
+                [*dossier_command(), *args], cwd=tmp_path, env=env, capture_output=True,
+                text=True, timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+
+        dossier("index", "corpus", "--index-dir", "first")
+        with (
+            serving(tmp_path, env, index_dir="first") as url_a,
+            serving(tmp_path, env, index_dir="second") as url_b,
+        ):
+            a, b = (
+                httpx.Client(base_url=url_a, timeout=60),
+                httpx.Client(base_url=url_b, timeout=60),
+            )
+            health = b.get("/api/health").json()
+            assert health["store"] == chroma.url and health["documents"] == 1
+            query = {"query": "pourquoi l'agent a-t-il été arrêté ?", "k": 3}
+            found_a = a.post("/api/search", json=query).json()["passages"]
+            found_b = b.post("/api/search", json=query).json()["passages"]
+            assert found_a == found_b and "espionnage" in found_a[0]["text"]
+
+            (tmp_path / "later").mkdir()
+            (tmp_path / "later" / "2025-10-01-kirkwall.txt").write_text(KIRKWALL, encoding="utf-8")
+            dossier("index", "later", "--index-dir", "third")
+            for client in (a, b):
+                hits = client.post("/api/search", json={"query": "Stromness", "k": 1}).json()
+                assert hits["passages"], "a search missed an article another process indexed"
+                assert "kirkwall" in hits["passages"][0]["path"]
+                answer = client.post(
+                    "/api/ask", json={"question": "When did the harbour of Kirkwall reopen?"}
+                ).json()
+                assert "Wednesday" in answer["answer"] and answer["citations"]
+            assert b.get("/api/health").json()["documents"] == 2
+            a.close()
+            b.close()
+    finally:
+        chroma.stop()
