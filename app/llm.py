@@ -233,7 +233,7 @@ def choose_backend(
     options = {"model": model, "context_window": context_window, "timeout": timeout}
     if llm == "openai" and not openai_base_url:
         raise LLMError(
-            "--llm openai needs the server's address: pass --openai-base-url "
+            "The OpenAI-compatible backend needs the server's address: pass --openai-base-url "
             "http://HOST:PORT/v1 or set DOSSIER_OPENAI_BASE_URL."
         )
     openai_failed: LLMError | None = None
@@ -275,8 +275,9 @@ def _choose_openai(
     chosen, note = oa.pick_model(models, model)
     if chosen is None:
         raise LLMError(
-            f"The OpenAI-compatible server at {url} lists no model: start it with one "
-            "(e.g. `vllm serve MODEL`)."
+            f"The OpenAI-compatible server at {url} lists no chat model"
+            + (f" (only {', '.join(models)})" if models else "")
+            + ": start it with one (e.g. `vllm serve MODEL`)."
         )
     waited = time.monotonic() - started
     backend = oa.OpenAIBackend(

@@ -126,7 +126,8 @@ def list_models(url: str, api_key: str, timeout: float = PROBE_TIMEOUT) -> list[
 
 def pick_model(available: list[str], wanted: str | None) -> tuple[str | None, str]:
     """`wanted` if the server lists it (exactly, ignoring case, or as the last part of a
-    "org/name" id), else the first listed model; with a note when `wanted` was passed over."""
+    "org/name" id), else the first listed chat model; with a note when `wanted` was passed
+    over."""
     if wanted:
         for same in (
             lambda m: m == wanted,
@@ -136,10 +137,11 @@ def pick_model(available: list[str], wanted: str | None) -> tuple[str | None, st
             found = next((m for m in available if same(m)), None)
             if found:
                 return found, ""
-    if not available:
+    chat = [m for m in available if "embed" not in m.lower()]  # LM Studio lists embedders too
+    if not chat:
         return None, ""
     note = f"; {wanted} is not served there" if wanted else ""
-    return available[0], note
+    return chat[0], note
 
 
 @dataclass

@@ -147,8 +147,10 @@ def test_a_server_that_cannot_list_its_models(sample_index, server):
     with pytest.raises(LLMError, match="failed listing its models \\(500"):
         assistant(sample_index, server.base_url).choice()
     server.models_fault, server.models = None, []
-    with pytest.raises(LLMError, match="lists no model"):
+    with pytest.raises(LLMError, match="lists no chat model: start it"):
         assistant(sample_index, server.base_url).choice()
+    server.models = ["text-embedding-nomic-embed-text-v1.5", "qwen2.5-7b-instruct"]
+    assert assistant(sample_index, server.base_url).choice().model == "qwen2.5-7b-instruct"
     with pytest.raises(LLMError, match="--openai-base-url"):
         Assistant(sample_index, llm="openai").choice()
 
