@@ -226,3 +226,29 @@ def test_ask_on_the_command_line_through_an_openai_server(tmp_path, server):
     assert f"not reachable at {down}" in said and "--openai-base-url" in said
     unset = run("ask", QUESTION, "--llm", "openai", cwd=tmp_path)
     assert unset.returncode == 2 and "DOSSIER_OPENAI_BASE_URL" in unset.stderr
+
+
+def test_eval_and_the_judge_run_through_the_openai_server(sample_index, server):
+    from app.cli import _judge_backend
+    from eval.judge import judge_result
+    from eval.qaset import QAItem
+    from eval.runner import evaluate
+
+    items = [QAItem(id="q1", question=QUESTION, line=1, answers=("espionnage",))]
+    run = evaluate(items, assistant(sample_index, server.base_url), qaset="inline")
+    assert run.summary["mode"] == "openai" and run.results[0]["answerable"] is True
+    assert run.summary["citations"]["precision"] == 1.0
+
+    settings = {
+        "ollama_host": closed_port_url(),
+        "model": None,
+        "context_window": 8192,
+        "llm_timeout": 5.0,
+        "openai_base_url": server.base_url,
+    }
+    judge = _judge_backend(settings, "openai")
+    assert (judge.mode, judge.model) == ("openai", MODEL)
+    server.reply = json.dumps({"faithfulness": 1, "correctness": 0.5, "explanation": "Partly."})
+    judged = judge_result(judge, items[0], run.results[0])
+    assert (judged["faithfulness"], judged["correctness"]) == (1.0, 0.5)
+    assert "faithfulness" in user_message(server.chats[-1]).lower()
