@@ -126,7 +126,7 @@ class ClaimCheck:
 class Answer:
     question: str
     answer: str
-    mode: str  # "ollama" | "extractive"
+    mode: str  # "ollama" | "openai" | "extractive"
     model: str | None
     answerable: bool
     citations: tuple[Citation, ...]
@@ -243,7 +243,12 @@ class CachedEmbedder:
 
 
 class Assistant:
-    """Answers questions about an `Index`. `llm` is "auto", "ollama" or "extractive"."""
+    """Answers questions about an `Index`. `llm` is "auto", "ollama", "openai" or "extractive".
+
+    `openai_base_url` is an OpenAI-compatible server (e.g. "http://gpu-box:8000/v1"), used by
+    "openai" and tried first by "auto"; `openai_api_key` defaults to DOSSIER_OPENAI_API_KEY,
+    else OPENAI_API_KEY, else a placeholder that local servers ignore.
+    """
 
     def __init__(
         self,
@@ -255,6 +260,8 @@ class Assistant:
         context_window: int = 8192,
         timeout: float = 120.0,
         k: int = 5,
+        openai_base_url: str | None = None,
+        openai_api_key: str | None = None,
     ) -> None:
         self.index = index
         self.llm = llm
@@ -263,6 +270,8 @@ class Assistant:
         self.context_window = context_window
         self.timeout = timeout
         self.k = k
+        self.openai_base_url = openai_base_url
+        self._openai_api_key = openai_api_key  # not shown: kept out of reprs and messages
         self._choices: dict[tuple[str, str | None], tuple[float, Choice]] = {}
         self._embedder: CachedEmbedder | None = None
 
@@ -277,7 +286,7 @@ class Assistant:
     def choice(
         self, model: str | None = None, *, llm: str | None = None, refresh: bool = False
     ) -> Choice:
-        """Which backend answers (probing Ollama in auto/ollama mode), cached a short while.
+        """Which backend answers (probing the LLM server unless extractive), cached a while.
 
         `llm` and `model` override the assistant's settings for one question.
         """
@@ -291,6 +300,8 @@ class Assistant:
             model=model,
             context_window=self.context_window,
             timeout=self.timeout,
+            openai_base_url=self.openai_base_url,
+            openai_api_key=self._openai_api_key,
         )
         self._choices[(llm, model)] = (time.monotonic(), choice)
         return choice
@@ -318,7 +329,7 @@ class Assistant:
     ) -> Iterator[Event]:
         """Answer `question` step by step; the last event carries the `Answer`.
 
-        Raises LLMError in `ollama` mode when the LLM fails; `auto` falls back instead.
+        Raises LLMError in `ollama`/`openai` mode when the LLM fails; `auto` falls back instead.
         """
         question = question.strip()
         if not question:

@@ -283,13 +283,27 @@ Llm = Annotated[
     str | None,
     typer.Option(
         "--llm",
-        help="auto (Ollama when it answers and has a model, else extractive), ollama, or "
+        help="auto (the OpenAI-compatible server when --openai-base-url is set and answers, "
+        "else Ollama when it answers and has a model, else extractive), ollama, openai, or "
         "extractive (no LLM: quotes the best sentences). Env DOSSIER_LLM.",
     ),
 ]
 Model = Annotated[
     str | None,
-    typer.Option("--model", help="Ollama model, e.g. llama3.2:3b (env DOSSIER_MODEL)."),
+    typer.Option(
+        "--model",
+        help="LLM model, e.g. llama3.2:3b, or one the OpenAI-compatible server lists "
+        "(env DOSSIER_MODEL).",
+    ),
+]
+OpenAIBaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--openai-base-url",
+        help="An OpenAI-compatible server (vLLM, llama.cpp, LM Studio), e.g. "
+        "http://gpu-box:8000/v1; key from DOSSIER_OPENAI_API_KEY or OPENAI_API_KEY "
+        "(env DOSSIER_OPENAI_BASE_URL).",
+    ),
 ]
 
 
@@ -304,6 +318,7 @@ def _assistant(settings: dict, idx):
         context_window=settings["context_window"],
         timeout=settings["llm_timeout"],
         k=settings["top_k"],
+        openai_base_url=settings["openai_base_url"],
     )
 
 
@@ -314,6 +329,7 @@ def ask(
     ],
     llm: Llm = None,
     model: Model = None,
+    openai_base_url: OpenAIBaseUrl = None,
     k: Annotated[
         int | None,
         typer.Option("--k", min=1, help="Passages to answer from (env DOSSIER_TOP_K; default 5)."),
@@ -341,6 +357,7 @@ def ask(
                 "top_k": k,
                 "llm": llm,
                 "model": model,
+                "openai_base_url": openai_base_url,
             }
         )
         parse_bound(after, "after"), parse_bound(before, "before")
@@ -433,6 +450,7 @@ def eval_cmd(
     qaset: Annotated[Path, typer.Argument(help="A Q&A set (JSONL).", metavar="QASET.jsonl")],
     llm: Llm = None,
     model: Model = None,
+    openai_base_url: OpenAIBaseUrl = None,
     k: Annotated[
         int | None,
         typer.Option("--k", min=1, help="Passages per answer (env DOSSIER_TOP_K; default 5)."),
@@ -448,8 +466,9 @@ def eval_cmd(
         str | None,
         typer.Option(
             "--judge",
-            help="Also grade faithfulness and correctness with an LLM: 'ollama' (the model "
-            "chosen as for answers: --model/DOSSIER_MODEL, else the preference list).",
+            help="Also grade faithfulness and correctness with an LLM: 'ollama' or 'openai' "
+            "(the model chosen as for answers: --model/DOSSIER_MODEL, else the preference "
+            "list, or the OpenAI-compatible server's first model).",
         ),
     ] = None,
     sweep: Annotated[
@@ -472,8 +491,8 @@ def eval_cmd(
         combos = grid(sweep) if sweep else None
     except DossierError as exc:
         _fail(str(exc))
-    if judge not in (None, "ollama"):
-        _fail(f"--judge: unknown judge {judge!r}; use --judge ollama.")
+    if judge not in (None, "ollama", "openai"):
+        _fail(f"--judge: unknown judge {judge!r}; use --judge ollama or --judge openai.")
     if judge and combos:
         _fail("--judge and --set together would grade every run of the sweep: run them apart.")
     if out is not None and out.exists() and not out.is_dir():
@@ -498,6 +517,7 @@ def eval_cmd(
                 "top_k": k,
                 "llm": llm,
                 "model": model,
+                "openai_base_url": openai_base_url,
             }
         )
         items, problems = load_qaset(qaset, skip_invalid=skip_invalid)
@@ -520,7 +540,7 @@ def eval_cmd(
                 problems += missing
             if not items:
                 _fail(f"{qaset}: no valid question left to evaluate:\n" + "\n".join(problems[:20]))
-            judge_backend = _judge_backend(settings) if judge else None
+            judge_backend = _judge_backend(settings, judge) if judge else None
             for problem in problems:
                 err.print(f"[yellow]skipped:[/] {_escape(problem)}")
             if combos:
@@ -647,20 +667,22 @@ def compare(
         )
 
 
-def _judge_backend(settings: dict):
-    """The Ollama model that will judge, checked before any question is asked (LLMError)."""
+def _judge_backend(settings: dict, judge: str = "ollama"):
+    """The model that will judge (`judge`: "ollama" or "openai"), checked before any question
+    is asked (ConfigError)."""
     from .llm import LLMError, choose_backend
 
     try:
         return choose_backend(
-            "ollama",
+            judge,
             host=settings["ollama_host"],
             model=settings["model"],
             context_window=settings["context_window"],
             timeout=settings["llm_timeout"],
+            openai_base_url=settings["openai_base_url"],
         ).backend
     except LLMError as exc:
-        raise ConfigError(f"--judge ollama: {exc}") from None
+        raise ConfigError(f"--judge {judge}: {exc}") from None
 
 
 def _judge(backend, items, result, quiet: bool) -> bool:
@@ -758,6 +780,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (env DOSSIER_PORT; default 7860).")] = None,
     llm: Llm = None,
     model: Model = None,
+    openai_base_url: OpenAIBaseUrl = None,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
     chroma_url: ChromaUrl = None,
@@ -774,6 +797,7 @@ def serve(
                 "chroma_url": chroma_url,
                 "llm": llm,
                 "model": model,
+                "openai_base_url": openai_base_url,
                 "host": host,
                 "port": port,
             }

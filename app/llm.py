@@ -1,10 +1,11 @@
 """LLM backends behind one small interface, and the choice between them.
 
 `OllamaBackend` talks to an Ollama server through llama-index's Ollama integration, with the
-context window and the timeout set explicitly. `choose_backend` implements `--llm`:
-`ollama` insists on Ollama, `extractive` uses none, and `auto` probes the server and falls back
-to extractive mode, saying why. Every failure becomes an `LLMError` whose message names the
-server and the fix.
+context window and the timeout set explicitly; `OpenAIBackend` (app/openai_backend.py) to any
+OpenAI-compatible server. `choose_backend` implements `--llm`: `ollama` and `openai` insist on
+their server, `extractive` uses none, and `auto` probes the OpenAI-compatible server when a base
+URL is set, then Ollama, and falls back to extractive mode, saying why. Every failure becomes
+an `LLMError` whose message names the server and the fix.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ PREFERRED_MODELS = (
     "gemma2:2b",
     "phi3",
 )
-LLM_MODES = ("auto", "ollama", "extractive")
+LLM_MODES = ("auto", "ollama", "openai", "extractive")
 PROBE_TIMEOUT = 3.0  # seconds: a server that does not list its models by then is "not reachable"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
@@ -37,7 +38,7 @@ class LLMError(Exception):
 class Backend(Protocol):
     """What the assistant needs of an LLM: a name for the status line and a streamed reply."""
 
-    mode: str  # "ollama"
+    mode: str  # "ollama" | "openai"
     model: str
     context_window: int  # tokens the server is told to use (prompt and answer together)
     max_answer_tokens: int
@@ -219,33 +220,95 @@ def choose_backend(
     model: str | None = None,
     context_window: int = 8192,
     timeout: float = 120.0,
+    openai_base_url: str | None = None,
+    openai_api_key: str | None = None,
 ) -> Choice:
-    """Resolve `--llm auto|ollama|extractive`. `ollama` raises LLMError when Ollama cannot
-    serve; `auto` falls back to extractive mode with the reason."""
+    """Resolve `--llm auto|ollama|openai|extractive`. `ollama` and `openai` raise LLMError when
+    their server cannot serve; `auto` tries the OpenAI-compatible server (when a base URL is
+    set), then Ollama, then falls back to extractive mode with the reasons."""
     if llm not in LLM_MODES:
         raise ValueError(f"unknown LLM mode {llm!r}; use one of: {', '.join(LLM_MODES)}")
     if llm == "extractive":
         return Choice(None, "extractive mode (no LLM): chosen with --llm extractive")
-    url = ollama_url(host)
-    started = time.monotonic()
+    options = {"model": model, "context_window": context_window, "timeout": timeout}
+    if llm == "openai" and not openai_base_url:
+        raise LLMError(
+            "The OpenAI-compatible backend needs the server's address: pass --openai-base-url "
+            "http://HOST:PORT/v1 or set DOSSIER_OPENAI_BASE_URL."
+        )
+    openai_failed: LLMError | None = None
+    if openai_base_url and llm in ("auto", "openai"):
+        try:
+            return _choose_openai(openai_base_url, openai_api_key, **options)
+        except LLMError as exc:
+            if llm == "openai":
+                raise
+            openai_failed = exc
     try:
-        models = list_models(url)
-        chosen = pick_model(models, model)
-        if chosen is None:
-            if model:
-                raise LLMError(
-                    f"Ollama at {url} does not have the model {model}: pull it with "
-                    f"`ollama pull {model}`"
-                    + (f", or choose one of: {', '.join(models)}." if models else ".")
-                )
-            raise LLMError(
-                f"Ollama at {url} has no model to chat with: pull one with "
-                f"`ollama pull {PREFERRED_MODELS[0]}`."
-            )
+        choice = _choose_ollama(host, **options)
     except LLMError as exc:
         if llm == "ollama":
             raise
+        if openai_failed:
+            return Choice(
+                None, f"extractive mode (no LLM): {openai_failed} Ollama, tried next: {exc}"
+            )
         return Choice(None, f"extractive mode (no LLM): {exc}")
+    if openai_failed:  # say why the configured server was passed over
+        return Choice(
+            choice.backend,
+            f"{choice.reason}; not the OpenAI-compatible server: {openai_failed}",
+            choice.models,
+        )
+    return choice
+
+
+def _choose_openai(
+    base: str, api_key: str | None, *, model: str | None, context_window: int, timeout: float
+) -> Choice:
+    from . import openai_backend as oa
+
+    url = oa.base_url(base)
+    key = api_key or oa.openai_api_key()
+    started = time.monotonic()
+    models = oa.list_models(url, key)
+    chosen, note = oa.pick_model(models, model)
+    if chosen is None:
+        raise LLMError(
+            f"The OpenAI-compatible server at {url} lists no chat model"
+            + (f" (only {', '.join(models)})" if models else "")
+            + ": start it with one (e.g. `vllm serve MODEL`)."
+        )
+    waited = time.monotonic() - started
+    backend = oa.OpenAIBackend(
+        url, chosen, api_key=key, context_window=context_window, timeout=timeout
+    )
+    return Choice(
+        backend,
+        f"OpenAI-compatible server at {url}, model {chosen}{note} "
+        f"({waited * 1000:.0f} ms to list models)",
+        tuple(models),
+    )
+
+
+def _choose_ollama(
+    host: str | None, *, model: str | None, context_window: int, timeout: float
+) -> Choice:
+    url = ollama_url(host)
+    started = time.monotonic()
+    models = list_models(url)
+    chosen = pick_model(models, model)
+    if chosen is None:
+        if model:
+            raise LLMError(
+                f"Ollama at {url} does not have the model {model}: pull it with "
+                f"`ollama pull {model}`"
+                + (f", or choose one of: {', '.join(models)}." if models else ".")
+            )
+        raise LLMError(
+            f"Ollama at {url} has no model to chat with: pull one with "
+            f"`ollama pull {PREFERRED_MODELS[0]}`."
+        )
     backend = OllamaBackend(url, chosen, context_window=context_window, timeout=timeout)
     waited = time.monotonic() - started
     return Choice(

@@ -56,7 +56,7 @@ def _port(value: str) -> int:
 
 
 def _llm_mode(value: str) -> str:
-    modes = ("auto", "ollama", "extractive")
+    modes = ("auto", "ollama", "openai", "extractive")
     if value.lower() not in modes:
         raise ValueError(f"expected one of {', '.join(modes)}, got {value!r}")
     return value.lower()
@@ -88,7 +88,8 @@ SETTINGS = (
         "--llm",
         "DOSSIER_LLM",
         "auto",
-        "`auto`: Ollama when reachable with a model, else extractive",
+        "`auto`: the OpenAI-compatible server when set and answering, else Ollama when "
+        "reachable with a model, else extractive",
         _llm_mode,
     ),
     Setting("ollama_host", "Ollama server", None, "OLLAMA_HOST", None, "`http://127.0.0.1:11434`"),
@@ -100,6 +101,14 @@ SETTINGS = (
         None,
         "the first installed of a short preference list (`llama3.2:3b`, `llama3.2`, "
         "`qwen2.5:3b`, …), else the first model the server lists",
+    ),
+    Setting(
+        "openai_base_url",
+        "OpenAI-compatible server",
+        "--openai-base-url",
+        "DOSSIER_OPENAI_BASE_URL",
+        None,
+        "none (e.g. `http://gpu-box:8000/v1`)",
     ),
     Setting("top_k", "passages per answer", "--k", "DOSSIER_TOP_K", 5, "5", _positive_int),
     Setting(

@@ -30,6 +30,7 @@ EXAMPLES = [
 EXTRACTIVE = "extractive (no LLM)"
 FEEDBACK_FILE = "feedback.jsonl"  # in the index directory
 AUTO = "auto"
+SERVERS = {"ollama": "Ollama", "openai": "OpenAI-compatible server"}  # by Answer.mode
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 # ":" and "/" too: the renderer turns "http://…" into a link before it drops backslashes.
 # "$" (LaTeX) and "=" (setext headings) too.
@@ -151,14 +152,14 @@ def status_markdown(
     try:
         if answer is not None:
             mode = (
-                f"**Mode:** Ollama · model `{answer.model}`"
+                f"**Mode:** {SERVERS.get(answer.mode, answer.mode)} · model `{answer.model}`"
                 if answer.mode != "extractive"
                 else f"**Mode:** {notice_markdown(answer.notice or 'extractive (no LLM)')}"
             )
         else:
             choice = choice or assistant.choice()
             mode = (
-                f"**Mode:** Ollama · model `{choice.model}`"
+                f"**Mode:** {SERVERS.get(choice.mode, choice.mode)} · model `{choice.model}`"
                 if choice.backend
                 else f"**Mode:** {notice_markdown(choice.reason)}"
             )

@@ -1,5 +1,6 @@
-"""The optional LLM judge (`dossier eval --judge ollama`): faithfulness and answer correctness
-graded by a model through Ollama, with the prompt in `prompts/judge.md`.
+"""The optional LLM judge (`dossier eval --judge ollama|openai`): faithfulness and answer
+correctness graded by a model through Ollama or an OpenAI-compatible server, with the prompt
+in `prompts/judge.md`.
 
 - faithfulness: the share of the answer's claims that its cited passages support (0 to 1);
 - correctness: how well the answer matches one of the item's accepted `answers` (0 to 1), None

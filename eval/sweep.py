@@ -35,8 +35,8 @@ def _k(value: str) -> int:
 
 
 def _llm(value: str) -> str:
-    if value not in ("auto", "ollama", "extractive"):
-        raise ValueError(f"expected auto, ollama or extractive, got {value!r}")
+    if value not in ("auto", "ollama", "openai", "extractive"):
+        raise ValueError(f"expected auto, ollama, openai or extractive, got {value!r}")
     return value
 
 
