@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 from typing import Literal
 
@@ -28,6 +29,9 @@ API_PREFIX = "/api/"
 MAX_K = 50  # passages per request: more would only slow the answer and swamp the prompt
 MAX_TURNS = 20  # earlier turns a follow-up may carry (the assistant reads the last few)
 MAX_TURN_CHARS = 20_000
+# Answers computed at once; more wait their turn. Each extractive answer keeps a core busy, and
+# an LLM server answers one or two at a time anyway (the page allows 2).
+ASK_CONCURRENCY = 4
 SSE_EVENTS = "status, passages, delta, reset, answer, error"
 
 
@@ -199,9 +203,11 @@ def _event_data(event: Event) -> dict:
 
 
 def _token_ok(given: str | None, token: str) -> bool:
-    if not given or not given.startswith("Bearer "):
+    """`Authorization: Bearer TOKEN` (the scheme in any case, as RFC 6750 allows)."""
+    scheme, _, credentials = (given or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials:
         return False
-    return hmac.compare_digest(given.removeprefix("Bearer ").encode(), token.encode())
+    return hmac.compare_digest(credentials.encode(), token.encode())
 
 
 def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
@@ -230,6 +236,22 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
                 )
             return await call_next(request)
 
+    import httpx
+    from chromadb.errors import ChromaError
+
+    store_failures = (ChromaError, httpx.TransportError)
+
+    def store_failed(exc: Exception) -> str:
+        return (
+            f"The passages {index.store.where} cannot be read ({exc.__class__.__name__}: {exc}); "
+            "check the store, then ask again."
+        )
+
+    @api.exception_handler(ChromaError)
+    @api.exception_handler(httpx.TransportError)
+    async def store_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": store_failed(exc)}, 503)
+
     bad_request = {422: {"description": "A field is missing or invalid: `detail` says which."}}
 
     @api.post("/api/search", response_model=SearchResponse, responses=bad_request, tags=["api"])
@@ -240,7 +262,25 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
         )
         return {"query": body.query, "passages": _passages(passages)}
 
-    llm_failed = {502: {"model": Problem, "description": "The LLM server failed (llm=ollama)."}}
+    llm_failed = {
+        502: {"model": Problem, "description": "The LLM server failed (llm=ollama or openai)."}
+    }
+    asking = threading.BoundedSemaphore(ASK_CONCURRENCY)
+
+    def check_mode(body: AskRequest) -> None:
+        if body.llm == "openai" and not assistant.openai_base_url:
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ["body", "llm"],
+                        "msg": "this server has no OpenAI-compatible server configured "
+                        "(DOSSIER_OPENAI_BASE_URL): choose auto, ollama or extractive",
+                        "input": body.llm,
+                    }
+                ],
+            )
 
     @api.post(
         "/api/ask",
@@ -250,8 +290,10 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
     )
     def ask(body: AskRequest) -> dict:
         """An answer with its checked citations (as `dossier ask --json`)."""
+        check_mode(body)
         try:
-            answer = assistant.ask(body.question, _history(body), **_options(body))
+            with asking:
+                answer = assistant.ask(body.question, _history(body), **_options(body))
         except LLMError as exc:
             raise HTTPException(502, str(exc)) from None
         return answer.to_dict()
@@ -271,14 +313,18 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
     )
     def ask_stream(body: AskRequest) -> StreamingResponse:
         """The answer as server-sent events, text deltas as the LLM writes them."""
+        check_mode(body)
         events = assistant.stream(body.question, _history(body), **_options(body))
 
         def lines() -> Iterator[str]:
             try:
-                for event in events:
-                    yield _sse(event.kind, _event_data(event))
+                with asking:
+                    for event in events:
+                        yield _sse(event.kind, _event_data(event))
             except LLMError as exc:
                 yield _sse("error", {"error": str(exc)})
+            except store_failures as exc:
+                yield _sse("error", {"error": store_failed(exc)})
 
         return StreamingResponse(
             lines(),

@@ -37,6 +37,7 @@ MAX_QUESTION_CHARS = 1000
 MAX_TURN_CHARS = 1000  # of each earlier turn, in the rewriting prompt
 MIN_PASSAGE_CHARS = 200  # a passage cut shorter than this cannot answer anything
 CHOICE_TTL = 30.0  # seconds an `auto` probe of the LLM server is trusted
+MAX_CHOICES = 32  # (mode, model) probes remembered at once
 
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 # "comment" is English too: left to the stop-word count.
@@ -304,6 +305,9 @@ class Assistant:
             openai_api_key=self._openai_api_key,
         )
         self._choices[(llm, model)] = (time.monotonic(), choice)
+        if len(self._choices) > MAX_CHOICES:  # model names come from API clients: bound them
+            oldest = min(self._choices, key=lambda key: self._choices[key][0])
+            self._choices.pop(oldest, None)
         return choice
 
     # -- answering --------------------------------------------------------------------------

@@ -88,17 +88,30 @@ def _place(settings: dict) -> str:
 
 
 def _server_errors() -> tuple[type[Exception], ...]:
-    """What chromadb's HTTP client raises when the server goes away mid-command (evaluated
-    only when an exception is being handled, so httpx is not imported for --help)."""
+    """What chromadb raises when its store fails mid-command: the server gone away, or its
+    error answers (evaluated only when an exception is being handled, so httpx and chromadb
+    are not imported for --help)."""
     import httpx
+    from chromadb.errors import ChromaError
 
-    return (httpx.TransportError,)
+    return (httpx.TransportError, ChromaError)
 
 
 def _server_error(settings: dict, exc: Exception) -> str:
+    from chromadb.errors import NotFoundError
+
+    url = settings.get("chroma_url")
+    if not url:
+        return _storage_error(settings["index_dir"], exc)
+    if isinstance(exc, NotFoundError):
+        return (
+            f"the collection on the Chroma server at {url} is gone (another process may be "
+            f"rebuilding it: {exc}); build it again with `dossier index --chroma-url {url} "
+            "PATH...`, or wait for the rebuild to finish."
+        )
     return (
-        f"lost the Chroma server at {settings.get('chroma_url')} ({exc.__class__.__name__}: "
-        f"{exc}); check that it is running, then run the same command again."
+        f"lost the Chroma server at {url} ({exc.__class__.__name__}: {exc}); check that it "
+        "is running, then run the same command again."
     )
 
 

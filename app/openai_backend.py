@@ -45,19 +45,21 @@ def _scrub(text: str, key: str | None) -> str:
     return text
 
 
-def _server_message(response) -> str:
-    """The message of an error body ({"error": {"message": …}}, {"detail": …}) or its text."""
+def _server_message(response, key: str | None) -> str:
+    """The message of an error body ({"error": {"message": …}}, {"detail": …}) or its text,
+    with the API key masked before it is cut short (so no part of the key survives)."""
+    message = " ".join(response.text.split())
     try:
         body = response.json()
     except ValueError:
-        return " ".join(response.text.split())[:200]
+        body = None
     if isinstance(body, dict):
         error = body.get("error", body.get("detail", body.get("message")))
         if isinstance(error, dict):
             error = error.get("message")
         if error:
-            return str(error)[:200]
-    return " ".join(response.text.split())[:200]
+            message = str(error)
+    return _scrub(message, key)[:200]
 
 
 def _model_ids(response) -> list[str] | None:
@@ -96,7 +98,7 @@ def list_models(url: str, api_key: str, timeout: float = PROBE_TIMEOUT) -> list[
     if status in (401, 403):
         raise LLMError(
             f"The OpenAI-compatible server at {url} refused the API key ({status}: "
-            f"{_scrub(_server_message(response), api_key)}): {KEY_FIX}."
+            f"{_server_message(response, api_key)}): {KEY_FIX}."
         )
     if status == 404 and not url.endswith("/v1"):
         try:
@@ -111,7 +113,7 @@ def list_models(url: str, api_key: str, timeout: float = PROBE_TIMEOUT) -> list[
     if status >= 500:
         raise LLMError(
             f"The OpenAI-compatible server at {url} failed listing its models ({status}: "
-            f"{_scrub(_server_message(response), api_key)}); check the server's log."
+            f"{_server_message(response, api_key)}); check the server's log."
         )
     ids = _model_ids(response) if status == 200 else None
     if ids is None:

@@ -431,4 +431,6 @@ def launch(
     thread.start()
     while not server.started and thread.is_alive():
         time.sleep(0.05)
+    if not server.started:
+        raise OSError(f"dossier could not listen on {host}:{port} (see the log above)")
     return server

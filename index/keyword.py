@@ -21,9 +21,12 @@ that after each writer's flush, and a change is seen at the next search, not mid
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +95,16 @@ class KeywordIndex:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, index_dir: Path, generation: int | str) -> None:
-        """Write a new generation folder, then switch the pointer file to it atomically."""
+        """Write a new generation folder, then switch the pointer file to it atomically.
+
+        Under an exclusive lock on the index directory's `keyword.lock`: in server mode every
+        process that rebuilds the cache saves it, and two may share an index directory (a
+        `dossier serve` and a `dossier index` in the same working directory).
+        """
+        with _locked(index_dir, fcntl.LOCK_EX):
+            self._save(index_dir, generation)
+
+    def _save(self, index_dir: Path, generation: int | str) -> None:
         folder = index_dir / f"keyword-{generation}"
         if folder.exists():
             shutil.rmtree(folder)
@@ -122,6 +134,11 @@ class KeywordIndex:
     @classmethod
     def load(cls, index_dir: Path, generation: int | str) -> KeywordIndex | None:
         """The saved index if it matches `generation`, else None (the caller rebuilds it)."""
+        with _locked(index_dir, fcntl.LOCK_SH):  # not while another process saves
+            return cls._load(index_dir, generation)
+
+    @classmethod
+    def _load(cls, index_dir: Path, generation: int | str) -> KeywordIndex | None:
         import bm25s
 
         try:
@@ -135,3 +152,22 @@ class KeywordIndex:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return cls(ids, doc_ids, bm25, saved.get("documents"))
+
+
+@contextlib.contextmanager
+def _locked(index_dir: Path, how: int) -> Iterator[None]:
+    """An advisory lock on `index_dir/keyword.lock` (shared to read, exclusive to write);
+    none for a reader of a directory it cannot write to (nobody can save there either)."""
+    try:
+        handle = open(index_dir / "keyword.lock", "a")  # noqa: SIM115 - closed below
+    except OSError:
+        if how == fcntl.LOCK_EX:
+            raise
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, how)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

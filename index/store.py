@@ -2,8 +2,11 @@
 
 Embedded (a `PersistentClient` directory) or on a Chroma server (`HttpClient`). On a server,
 several dossier processes may write the collection: every write then also puts a fresh token
-in the collection's metadata (`generation`), which readers compare with the token their keyword
-index was built for.
+in a one-record companion collection (`NAME-state`), which readers compare with the token their
+keyword index was built for. (Not in the collection's own metadata: `modify(metadata=…)`
+replaces the whole dict, so a token written there could wipe the model record another process
+had just written.) A handle to a collection that another process dropped and created again
+(`dossier index --rebuild`) follows it by name instead of failing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 COLLECTION = "dossier-chunks"
-GENERATION_KEY = "dossier_generation"
+STATE_SUFFIX = "-state"
+_TOKEN_ID = "generation"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,34 @@ class StoredChunk:
     chunk_id: str
     text: str
     metadata: dict
+
+
+class _Following:
+    """A server collection that follows its name: a call that finds the collection gone
+    (dropped, perhaps created again, by another process) fetches it by name and tries once more;
+    if it is still gone, chromadb's NotFoundError goes up."""
+
+    def __init__(self, client, name: str, collection) -> None:
+        self._client, self._name, self._collection = client, name, collection
+
+    def refresh(self) -> None:
+        self._collection = self._client.get_collection(self._name, embedding_function=None)
+
+    def __getattr__(self, attr: str):
+        target = getattr(self._collection, attr)
+        if not callable(target):
+            return target
+
+        def call(*args, **kwargs):
+            from chromadb.errors import NotFoundError
+
+            try:
+                return getattr(self._collection, attr)(*args, **kwargs)
+            except NotFoundError:
+                self.refresh()
+                return getattr(self._collection, attr)(*args, **kwargs)
+
+        return call
 
 
 class ChromaStore:
@@ -58,11 +90,12 @@ class ChromaStore:
                 path=str(path), settings=Settings(anonymized_telemetry=False)
             )
             self.where = f"in {path.parent}/"
-        self.collection = (
+        self.collection = self._follow(
             self._open()
             if create
             else self.client.get_collection(collection, embedding_function=None)
         )
+        self._state = None  # the companion collection holding the token (server only)
         self.max_batch = int(self.client.get_max_batch_size())
 
     def _open(self):
@@ -70,22 +103,36 @@ class ChromaStore:
             self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
+    def _follow(self, collection):
+        return _Following(self.client, self.name, collection) if self.remote else collection
+
+    @property
+    def state(self):
+        if self._state is None:
+            self._state = self.client.get_or_create_collection(
+                self.name + STATE_SUFFIX, embedding_function=None
+            )
+        return self._state
+
     @property
     def identity(self) -> str:
         """Which collection this is: another after a drop, or on another server."""
+        if self.remote:
+            self.collection.refresh()
         return str(self.collection.id)
 
     def drop(self) -> None:
         """Delete the collection and start an empty one (`dossier index --rebuild`)."""
         self.client.delete_collection(self.name)
-        self.collection = self._open()
+        self.collection = self._follow(self._open())
+        self._changed()
 
     # -- metadata: the model that built the collection, the generation token ------------------
     def _metadata(self) -> dict:
         """The collection's metadata; fetched afresh on a server, where others may change it
         (a collection deleted and created again by another process is followed too)."""
         if self.remote:
-            self.collection = self.client.get_collection(self.name, embedding_function=None)
+            self.collection.refresh()
         return dict(self.collection.metadata or {})
 
     def model_info(self) -> dict | None:
@@ -99,15 +146,16 @@ class ChromaStore:
 
     def generation(self) -> str:
         """The server collection's change token: one small request ("" before any write)."""
-        return str(self._metadata().get(GENERATION_KEY, ""))
+        got = self.state.get(ids=[_TOKEN_ID], include=["metadatas"])
+        return str(got["metadatas"][0]["token"]) if got["ids"] else ""
 
     def _changed(self) -> None:
         """After a write on a server: a fresh token tells every reader its keyword index is
         stale. A random token (not a counter) cannot be lost to two writers' read-add-write."""
         if self.remote:
-            meta = self._metadata()
-            meta[GENERATION_KEY] = uuid.uuid4().hex
-            self.collection.modify(metadata=meta)
+            self.state.upsert(
+                ids=[_TOKEN_ID], embeddings=[[0.0]], metadatas=[{"token": uuid.uuid4().hex}]
+            )
 
     # -- writes, in batches Chroma accepts ----------------------------------------------------
     def _batches(self, n: int) -> Iterator[slice]:

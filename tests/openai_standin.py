@@ -13,7 +13,8 @@ clients (the ``openai`` SDK under llama-index's ``OpenAILike``) use:
   ``choices[0].delta.content``, a last chunk with an empty delta and ``finish_reason: "stop"``,
   then ``data: [DONE]``;
 - errors as OpenAI writes them: ``{"error": {"message", "type", "param", "code"}}`` with 401
-  (``.api_key`` set and the ``Authorization: Bearer`` header missing or different), 404 (a
+  (``.api_key`` set and the ``Authorization: Bearer`` header missing or different; the message
+  quotes the key it refused, as some servers do), 404 (a
   model not in ``.models``, or an unknown path), 400 (a body that is not JSON, no messages).
 
 The answer is computed from the prompt exactly as the stand-in Ollama computes it
@@ -154,7 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(
                     401,
                     _error(
-                        "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+                        # Echoing the key refused, as some servers do: dossier must mask it.
+                        "Incorrect API key provided: "
+                        + (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                        + ". You can find your API key in your server's settings.",
+                        "invalid_request_error",
+                        "invalid_api_key",
                     ),
                 )
             elif method == "POST" and not isinstance(body, dict):

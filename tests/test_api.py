@@ -238,6 +238,12 @@ def test_a_missing_or_wrong_token_gets_a_bare_401(server, headers, method, path,
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+def test_the_scheme_name_is_read_in_any_case(server):
+    for scheme in ("bearer", "BEARER"):
+        response = server.get("/api/health", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert response.status_code == 200
+
+
 def test_the_token_is_not_accepted_in_the_query_string(server):
     response = server.get("/api/health", params={"token": TOKEN, "access_token": TOKEN})
     assert response.status_code == 401
@@ -262,6 +268,8 @@ def test_the_token_is_not_accepted_in_the_query_string(server):
          "role", "'user' or 'assistant'"),
         ("/api/ask", {"question": ARREST, "history": "hi"}, "history", "valid list"),
         ("/api/ask/stream", {"question": ""}, "question", "at least 1 character"),
+        ("/api/ask", {"question": ARREST, "llm": "openai"}, "llm", "no OpenAI-compatible server"),
+        ("/api/ask/stream", {"question": ARREST, "llm": "openai"}, "llm", "DOSSIER_OPENAI_BASE"),
     ],
 )  # fmt: skip
 def test_a_bad_body_gets_422_naming_the_field_and_the_reason(server, path, body, field, says):

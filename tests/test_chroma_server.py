@@ -112,6 +112,55 @@ def test_restarted_server_still_has_the_index(tmp_path, embedder):
         server.stop()
 
 
+def test_a_rebuild_elsewhere_is_followed_not_a_crash(tmp_path, embedder, chroma_server):
+    """Another process drops the collection and builds it again (`dossier index --rebuild`):
+    an Index already open here keeps searching — empty while the collection is empty, the same
+    passages once it is rebuilt — instead of failing on the old collection's id."""
+    name = "rebuilt"
+    here = Index(
+        tmp_path / "here", embedder=embedder, chroma_url=chroma_server.url, collection=name
+    )
+    here.add([CORPUS])
+    before = _ranking(here, AGENT_QUESTION)
+    there = Index(
+        tmp_path / "there", embedder=embedder, chroma_url=chroma_server.url, collection=name
+    )
+    there.store.drop()
+    assert here.search(AGENT_QUESTION) == [] and here.count_chunks() == 0
+    there.add([CORPUS])
+    assert _ranking(here, AGENT_QUESTION) == before
+    here.close(), there.close()
+
+
+def test_keyword_cache_saves_from_several_processes_do_not_collide(tmp_path):
+    """Processes sharing an index directory in server mode all save the keyword cache: the
+    saves and loads are serialised by a lock, none fails, and the last one is what loads."""
+    from index.keyword import KeywordIndex
+
+    texts = [f"article {i} about harbour number {i}" for i in range(50)]
+    built = KeywordIndex.build([f"c{i}" for i in range(50)], ["d"] * 50, texts, ["en"] * 50)
+    errors: list[BaseException] = []
+
+    def churn(worker: int) -> None:
+        try:
+            for round_ in range(15):
+                built.save(tmp_path, f"w{worker}-{round_}")
+                KeywordIndex.load(tmp_path, f"w{worker}-{round_}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=churn, args=(w,)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    last = KeywordIndex.saved_generation(tmp_path)
+    loaded = KeywordIndex.load(tmp_path, last)
+    assert loaded is not None and loaded.ids == built.ids
+    assert len(list(tmp_path.glob("keyword-*"))) == 1  # the older generations were removed
+
+
 def test_another_process_adds_a_document_this_one_finds_by_keyword(
     tmp_path, embedder, chroma_server
 ):
