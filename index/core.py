@@ -232,8 +232,8 @@ class Index:
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}.")
         after, before = parse_bound(after, "after"), parse_bound(before, "before")
-        if not query.strip() or self.store.count() == 0:
-            return []
+        if not query.strip() or (not self.remote and self.store.count() == 0):
+            return []  # (on a server, an empty collection simply returns nothing)
         docs = self.documents_matching(after=after, before=before, source=source)
         if docs is not None and not docs:
             return []

@@ -229,12 +229,15 @@ class ChromaStore:
         self, vector: np.ndarray, n: int, where: dict | None = None
     ) -> list[tuple[StoredChunk, float]]:
         """The `n` nearest chunks with their cosine similarity, best first."""
-        total = self.count()
-        if total == 0 or n <= 0:
+        if n <= 0:
             return []
+        if not self.remote:  # a server clamps n itself: one request fewer per search
+            n = min(n, self.count())
+            if n == 0:
+                return []
         got = self.collection.query(
             query_embeddings=[vector],
-            n_results=min(n, total),
+            n_results=n,
             where=where,
             include=["documents", "metadatas", "distances"],
         )
