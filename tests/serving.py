@@ -17,6 +17,29 @@ import pytest
 
 from .conftest import ROOT
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def launch_chromium(p):
+    """Headless Debian Chromium through Playwright `p` (Playwright cannot download browsers
+    here)."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with "
+            "`apt-get install chromium` (`playwright install` cannot download browsers here)."
+        )
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
 
 def dossier_command() -> list[str]:
     """The `dossier` console script of this environment (or the package run from the checkout)."""

@@ -408,3 +408,27 @@ def test_two_servers_on_one_chroma_server_answer_alike_and_see_new_articles(tmp_
             b.close()
     finally:
         chroma.stop()
+
+
+@pytest.mark.browser
+def test_the_docs_page_renders_every_endpoint_offline(server):
+    """/docs in headless Chromium: Swagger UI lists the four endpoints, and nothing is fetched
+    from another host."""
+    from playwright.sync_api import sync_playwright
+
+    from .serving import launch_chromium
+
+    url = str(server.base_url).rstrip("/")
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(f"{url}/docs")
+            page.wait_for_selector(".opblock", timeout=30_000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+        finally:
+            browser.close()
+    assert sorted(paths) == ["/api/ask", "/api/ask/stream", "/api/health", "/api/search"]
+    assert requested and all(r.startswith(url) for r in requested), requested

@@ -17,7 +17,6 @@ import re
 import shutil
 import socket
 import subprocess
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,19 +24,9 @@ import pytest
 from .conftest import CORPUS, ROOT, SAMPLE
 from .serving import clean_env as _env
 from .serving import dossier_command as _dossier
+from .serving import launch_chromium as _launch
 from .serving import serving as _serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 ARREST = "Why was the agent arrested?"
@@ -237,15 +226,6 @@ def test_without_a_token_the_json_api_beside_the_page_is_open(server):
 # ---------------------------------------------------------------------------------------------
 # The page in a browser
 # ---------------------------------------------------------------------------------------------
-
-
-def _launch(p):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with "
-            "`apt-get install chromium` (`playwright install` cannot download browsers here)."
-        )
-    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
 class _Recorder:
