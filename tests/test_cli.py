@@ -151,7 +151,10 @@ def test_ctrl_c_during_indexing_then_rerun_completes_the_index(tmp_path, embedde
 
     corpus = tmp_path / "articles"
     corpus.mkdir()
-    for copy in range(8):  # about 450 chunks: two writes of about 256 (15 s of embedding each)
+    # About 675 chunks: writes of 256, 256 and the rest (10 s of embedding each, more on a
+    # busy machine), so that the signal, sent once the first write is recorded, finds the run
+    # still embedding even when other work slows the test's polling.
+    for copy in range(12):
         for path in sorted(NEWS.glob("*.txt")):
             text = path.read_text(encoding="utf-8").replace(".", f" ({copy}).")
             (corpus / f"{copy}-{path.name}").write_text(text, encoding="utf-8")
@@ -186,7 +189,7 @@ def test_ctrl_c_during_indexing_then_rerun_completes_the_index(tmp_path, embedde
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads(rerun.stdout)
     assert 0 < report["embedded"] < expected, "the first run's writes were kept"
-    assert (report["documents"], report["chunks"]) == (112, expected)
+    assert (report["documents"], report["chunks"]) == (12 * 14, expected)
     with Index(tmp_path / ".dossier", embedder=embedder, create=False) as idx:
         chunks = list(idx.store.iter_all())
         assert len({c.chunk_id for c in chunks}) == expected
