@@ -171,6 +171,9 @@ def test_ctrl_c_during_indexing_then_rerun_completes_the_index(tmp_path, embedde
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background of a non-interactive shell
+        # inherits SIGINT ignored, and a Python started that way ignores Ctrl-C too.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     manifest = tmp_path / ".dossier" / "manifest.sqlite3"
     deadline = time.monotonic() + 240
