@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -23,15 +22,10 @@ from app.assistant import Assistant
 from index.core import Index
 
 from .ask_latency import percentile
+from .bench_chroma import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "data" / "news_questions.jsonl"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def summary(direct: list[float], http: list[float]) -> dict:
@@ -66,7 +60,7 @@ def main() -> None:
     idx.add([args.corpus])
     size = {"documents": idx.count_documents(), "chunks": idx.count_chunks()}
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    port = _free_port()
+    port = free_port()
     server = launch(Assistant(idx, llm="extractive"), host="127.0.0.1", port=port, block=False)
     direct: list[float] = []
     http: list[float] = []

@@ -28,16 +28,13 @@ from pathlib import Path
 
 from index import Index, SentenceTransformerEmbedder
 
+from .ask_latency import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "data" / "news_questions.jsonl"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -46,7 +43,7 @@ def _free_port() -> int:
 def _start_server(path: Path) -> tuple[subprocess.Popen, str]:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [Path(sys.executable).parent / "chroma", "run", "--path", path, "--port", str(port)],
