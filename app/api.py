@@ -176,6 +176,7 @@ class Health(BaseModel):
     documents: int
     chunks: int
     embedding_model: str
+    embedding_backend: str
     store: str = Field(description='"embedded", or the URL of the Chroma server.')
     llm: LLMHealth
 
@@ -357,6 +358,7 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
             "documents": index.count_documents(),
             "chunks": index.count_chunks(),
             "embedding_model": index.embed_model,
+            "embedding_backend": index.backend,
             "store": index.chroma_url or "embedded",
             "llm": llm,
         }

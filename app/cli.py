@@ -38,6 +38,14 @@ EmbedModel = Annotated[
         f"(env {BY_NAME['embed_model'].env}; default: the bundled all-MiniLM-L6-v2).",
     ),
 ]
+EmbedBackend = Annotated[
+    str | None,
+    typer.Option(
+        "--embed-backend",
+        help="auto, onnx-int8 or torch (env "
+        f"{BY_NAME['embed_backend'].env}; default auto: the index's own, onnx-int8 for a new one).",
+    ),
+]
 ChromaUrl = Annotated[
     str | None,
     typer.Option(
@@ -68,12 +76,20 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _note(message: str) -> None:
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[dim]{escape(message)}[/]")
+
+
 def _open_index(settings: dict, create: bool, embedder=None):
     from index.core import Index
 
     return Index(
         settings["index_dir"],
         embed_model=settings["embed_model"],
+        embed_backend=settings["embed_backend"],
+        notify=_note,
         embedder=embedder,
         create=create,
         chroma_url=settings.get("chroma_url"),
@@ -130,19 +146,34 @@ def index_cmd(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
         settings = resolve(
-            {"index_dir": index_dir, "embed_model": embed_model, "chroma_url": chroma_url}
+            {
+                "index_dir": index_dir,
+                "embed_model": embed_model,
+                "embed_backend": embed_backend,
+                "chroma_url": chroma_url,
+            }
         )
         embedder = None
         if rebuild:
-            from index.embeddings import SentenceTransformerEmbedder
+            from index.embeddings import make_embedder
 
-            embedder = SentenceTransformerEmbedder(settings["embed_model"])  # fails before wiping
+            backend = settings["embed_backend"]  # a rebuilt index is a new one: auto → onnx-int8
+            try:
+                embedder = make_embedder(  # fails before wiping
+                    settings["embed_model"], "onnx-int8" if backend == "auto" else backend, _note
+                )
+            except ConfigError as exc:
+                if backend != "auto":
+                    raise
+                _note(f"{exc} Using the torch backend instead.")
+                embedder = make_embedder(settings["embed_model"], "torch")
             if settings["chroma_url"]:
                 from index.remote import check_server, parse_url
 
@@ -230,6 +261,7 @@ def search(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Search the index: the passages that best match QUERY, best first."""
@@ -239,6 +271,7 @@ def search(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "embed_backend": embed_backend,
                 "chroma_url": chroma_url,
                 "top_k": k,
             }
@@ -353,6 +386,7 @@ def ask(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Answer QUESTION from the indexed articles, citing the passages each claim rests on."""
@@ -366,6 +400,7 @@ def ask(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "embed_backend": embed_backend,
                 "chroma_url": chroma_url,
                 "top_k": k,
                 "llm": llm,
@@ -495,6 +530,7 @@ def eval_cmd(
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Run a Q&A set through dossier and score retrieval, answers, citations and declining."""
@@ -526,6 +562,7 @@ def eval_cmd(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "embed_backend": embed_backend,
                 "chroma_url": chroma_url,
                 "top_k": k,
                 "llm": llm,
@@ -796,6 +833,7 @@ def serve(
     openai_base_url: OpenAIBaseUrl = None,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
+    embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Open the chat page and the JSON API (indexing the bundled corpus first when the index is
@@ -807,6 +845,7 @@ def serve(
             {
                 "index_dir": index_dir,
                 "embed_model": embed_model,
+                "embed_backend": embed_backend,
                 "chroma_url": chroma_url,
                 "llm": llm,
                 "model": model,

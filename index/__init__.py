@@ -8,7 +8,7 @@ with Index(".dossier") as idx:
 """
 
 from .core import Index
-from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, make_embedder
 from .errors import (
     ChromaServerError,
     ConfigError,
@@ -19,6 +19,7 @@ from .errors import (
 )
 from .fusion import Fusion, FusionMethod
 from .indexer import IndexReport
+from .onnx_backend import OnnxEmbedder
 from .types import Article, Passage
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "IndexReport",
     "LoadError",
     "ModelMismatchError",
+    "OnnxEmbedder",
     "Passage",
     "SentenceTransformerEmbedder",
+    "make_embedder",
 ]

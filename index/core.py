@@ -9,6 +9,7 @@ index, a cache rebuilt from the server's chunks whenever the server's generation
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,10 @@ import numpy as np
 from .chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
 from .dates import date_to_int, parse_bound
 from .embeddings import (
+    BACKENDS,
     DEFAULT_MODEL,
     Embedder,
-    SentenceTransformerEmbedder,
+    make_embedder,
     probe_vector,
     same_space,
 )
@@ -58,8 +60,16 @@ class Index:
         create: bool = True,
         chroma_url: str | None = None,
         collection: str = COLLECTION,
+        embed_backend: str = "auto",
+        notify: Callable[[str], None] | None = None,
     ) -> None:
+        if embed_backend not in BACKENDS:
+            raise ConfigError(
+                f"embedding backend {embed_backend!r}: expected one of {', '.join(BACKENDS)}."
+            )
         self.dir = Path(index_dir)
+        self.embed_backend = embed_backend
+        self.notify = notify
         self.chroma_url = chroma_url
         self.remote = chroma_url is not None
         if self.remote:
@@ -97,21 +107,59 @@ class Index:
     def embedder(self) -> Embedder:
         """The embedding model, loaded once, and checked against the one that built the index."""
         if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(self.embed_model)
+            self._embedder = self._load_embedder()
         if not self._checked:
             self._check_model(self._embedder)
             self._checked = True
         return self._embedder
 
+    @property
+    def backend(self) -> str:
+        """The embedding backend in use (`auto` until the model is first needed)."""
+        if self._embedder is not None:
+            return getattr(self._embedder, "backend", "torch")
+        return self.embed_backend
+
+    def _load_embedder(self) -> Embedder:
+        """`auto` follows the backend that built the index (PyTorch for indexes from before
+        backends were recorded); a new index gets onnx-int8, or PyTorch if that cannot load."""
+        backend = self.embed_backend
+        if backend != "auto":
+            return make_embedder(self.embed_model, backend, notify=self.notify)
+        info = self.store.model_info()
+        if info is not None or self.store.count() > 0:
+            built = (info or {}).get("backend", "torch")
+            return make_embedder(self.embed_model, built if built in BACKENDS else "torch")
+        try:
+            return make_embedder(self.embed_model, "onnx-int8", notify=self.notify)
+        except ConfigError as exc:
+            if self.notify:
+                self.notify(f"{exc} Using the torch backend instead.")
+            return make_embedder(self.embed_model, "torch")
+
     def _check_model(self, embedder: Embedder) -> None:
         info = self.store.model_info()
+        backend = getattr(embedder, "backend", None)  # None: an app's own Embedder
         probe = probe_vector(embedder)
         if info is None:
             if self.store.count() == 0:
                 self.store.set_model_info(
-                    {"name": embedder.name, "dimensions": embedder.dimensions, "probe": probe}
+                    {
+                        "name": embedder.name,
+                        "dimensions": embedder.dimensions,
+                        "probe": probe,
+                        "backend": backend or "custom",
+                    }
                 )
             return
+        built = info.get("backend", "torch")
+        if backend and built != backend and info["dimensions"] == embedder.dimensions:
+            raise ModelMismatchError(
+                f"The index {self.store.where} was built with the {built} backend of "
+                f"{info['name']}; vectors from the {backend} backend would not match them "
+                f"exactly. Use --embed-backend {built} (or auto), or re-index with "
+                "`dossier index --rebuild PATH...`."
+            )
         if info["dimensions"] != embedder.dimensions or not same_space(info["probe"], probe):
             raise ModelMismatchError(
                 f"The index {self.store.where} was built with {info['name']} ({info['dimensions']} "
