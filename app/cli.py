@@ -885,6 +885,85 @@ def serve(
         _fail(_storage_error(settings["index_dir"], exc))
 
 
+def _sizes(text: str, option: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.replace("_", "").split(",") if part.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        _fail(f"{option}: expected chunk counts separated by commas, e.g. 10000,100000.")
+    return sizes
+
+
+@app.command()
+def bench(
+    json_out: JsonOut = False,
+    tiny: Annotated[
+        bool, typer.Option("--tiny", help="A seconds-long run on tiny data: proves it works.")
+    ] = False,
+    chunks: Annotated[int | None, typer.Option(help="Chunks in the ingest corpus.")] = None,
+    sizes: Annotated[
+        str | None, typer.Option(help="Index sizes for search latency, e.g. 10000,100000.")
+    ] = None,
+    memory: Annotated[
+        str | None, typer.Option(help="Two index sizes for peak memory, e.g. 20000,100000.")
+    ] = None,
+    reps: Annotated[int | None, typer.Option(help="Repetitions of each comparison.")] = None,
+    llamaindex: Annotated[
+        bool, typer.Option(help="Also time llama-index's pipeline on the ingest corpus.")
+    ] = True,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a plot of search latency against index size.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
+) -> None:
+    """Measure indexing, embedding, search, memory, start-up and answers on this machine,
+    each beside its floor (about 25 minutes; --tiny for a quick check)."""
+    from dataclasses import replace
+
+    from eval.bench import TINY, Plan, run, table
+
+    plan = TINY if tiny else Plan()
+    changes: dict = {"llamaindex": llamaindex}
+    if chunks is not None:
+        changes["chunks"] = max(4, chunks)
+    if sizes is not None:
+        changes["sizes"] = _sizes(sizes, "--sizes")
+    if memory is not None:
+        pair = _sizes(memory, "--memory")
+        if len(pair) != 2:
+            _fail("--memory: expected two chunk counts, e.g. 20000,100000.")
+        changes["memory"] = pair
+    if reps is not None:
+        changes["reps"] = max(1, reps)
+    plan = replace(plan, **changes)
+    err = _console(stderr=True)
+    say = None if json_out and not sys.stderr.isatty() else (lambda m: err.print(f"[dim]{m}[/]"))
+    try:
+        result = run(plan, progress=say, plot=plot)
+    except DossierError as exc:
+        _fail(str(exc))
+    text = json.dumps(result, indent=None if json_out else 2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if json_out:
+        print(text)
+        return
+    from rich.table import Table
+
+    machine = result["machine"]
+    grid = Table(
+        title=f"{machine['cores']} cores, {machine['cpu']}; torch {machine['torch']}, "
+        f"onnxruntime {machine['onnxruntime']}, chromadb {machine['chromadb']}"
+    )
+    for column in ("measured", "dossier", "beside it", "ratio"):
+        grid.add_column(column)
+    for row in table(result):
+        grid.add_row(*row)
+    _console().print(grid)
+
+
 def main() -> None:
     app()
 

@@ -151,6 +151,7 @@ _END = re.compile(
     re.VERBOSE,
 )
 _NEXT_STARTS_SENTENCE = re.compile(r"\s+(?=[«“\"'(\[\-–—¿¡]?\s?[\w«“])")
+_LAST_WORD = re.compile(r"[\w.’'-]*$")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n|\n(?=\s*[-*•–—] )")
 
 
@@ -162,7 +163,9 @@ class Span:
 
 def _is_abbreviation(text: str, stop: int) -> bool:
     """Does the full stop at `stop` end an abbreviation such as "M." or an initial "J."?"""
-    word = re.search(r"[\w.’'-]*$", text[:stop]).group(0).lstrip("'’-")
+    # The last 64 characters hold any abbreviation; searching all of text[:stop] for a
+    # word at its end tried every start position (145 µs a stop, 15 s per 20,000 chunks).
+    word = _LAST_WORD.search(text, max(0, stop - 64), stop).group(0).lstrip("'’-")
     if not word:
         return False
     if len(word) == 1 and word.isalpha() and word.isupper():

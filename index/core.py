@@ -192,17 +192,16 @@ class Index:
             return self._rebuild_keyword(generation, save)
 
     def _rebuild_keyword(self, generation: int | str, save: bool) -> KeywordIndex:
-        ids, docs, texts, langs = [], [], [], []
         documents: dict[str, dict] = {}
-        for chunk in self.store.iter_all():
-            meta = chunk.metadata
-            ids.append(chunk.chunk_id)
-            docs.append(meta["doc_id"])
-            texts.append(chunk.text)
-            langs.append(meta.get("lang", "en"))
-            if meta["doc_id"] not in documents:
-                documents[meta["doc_id"]] = {k: meta.get(k) for k in _DOCUMENT_KEYS}
-        keyword = KeywordIndex.build(ids, docs, texts, langs, documents)
+
+        def chunks():  # streamed from the store, a page at a time
+            for chunk in self.store.iter_all():
+                meta = chunk.metadata
+                if meta["doc_id"] not in documents:
+                    documents[meta["doc_id"]] = {k: meta.get(k) for k in _DOCUMENT_KEYS}
+                yield chunk.chunk_id, meta["doc_id"], chunk.text, meta.get("lang", "en")
+
+        keyword = KeywordIndex.from_chunks(chunks(), documents)
         if save:
             keyword.save(self.dir, generation)
         self._keyword, self._keyword_generation = keyword, generation
@@ -280,15 +279,17 @@ class Index:
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}.")
         after, before = parse_bound(after, "after"), parse_bound(before, "before")
-        if not query.strip() or (not self.remote and self.store.count() == 0):
-            return []  # (on a server, an empty collection simply returns nothing)
+        if not query.strip():
+            return []
+        keyword = self.keyword
+        if not keyword.ids and not self.remote and self.store.count() == 0:
+            return []  # an empty index: no model to load (a server's returns nothing anyway)
         docs = self.documents_matching(after=after, before=before, source=source)
         if docs is not None and not docs:
             return []
         vector = self.embedder.embed([query])[0]
         n = max(CANDIDATES, 4 * k)
         dense = self.store.query(vector, n, _where(after, before, docs if source else None))
-        keyword = self.keyword
         kw_scores = keyword.scores(query)
         kw_top = keyword.top(kw_scores, n, docs)
         chunks: dict[str, StoredChunk] = {c.chunk_id: c for c, _ in dense}
@@ -310,7 +311,10 @@ class Index:
         for candidate, score in fuse(candidates, self.fusion):
             chunk = chunks[candidate.chunk_id]
             lang = chunk.metadata.get("lang", "en")
-            if self.fusion.passes(candidate.dense, coverage(terms, chunk.text, lang)):
+            # Coverage (tokenising the chunk) only matters below the similarity floor.
+            if self.fusion.passes(candidate.dense, 0.0) or self.fusion.passes(
+                candidate.dense, coverage(terms, chunk.text, lang)
+            ):
                 passages.append(_passage(len(passages) + 1, score, chunk))
                 if len(passages) == k:
                     break

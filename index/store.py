@@ -231,10 +231,8 @@ class ChromaStore:
         """The `n` nearest chunks with their cosine similarity, best first."""
         if n <= 0:
             return []
-        if not self.remote:  # a server clamps n itself: one request fewer per search
-            n = min(n, self.count())
-            if n == 0:
-                return []
+        # No count() first: Chroma 1.5 clamps n to what the collection holds, embedded or
+        # server, and a count costs ~2 ms (a tenth of a search on 2 cores).
         got = self.collection.query(
             query_embeddings=[vector],
             n_results=n,

@@ -70,11 +70,15 @@ def unaccent(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@cache
+def _only_in(lang: str, other: str) -> frozenset[str]:
+    return _stopwords(lang) - _stopwords(other)
+
+
 def guess_language(text: str) -> str:
     """'fr' or 'en', by counting each language's stop words in the first few thousand chars."""
     words = [w.lower() for w in _WORD.findall(text[:4000])]
-    fr_only = _stopwords("fr") - _stopwords("en")
-    en_only = _stopwords("en") - _stopwords("fr")
+    fr_only, en_only = _only_in("fr", "en"), _only_in("en", "fr")
     fr = sum(1 for w in words if unaccent(w) in fr_only)
     en = sum(1 for w in words if w in en_only)
     return "fr" if fr > en else "en"
