@@ -153,7 +153,8 @@ class Index:
                 )
             return
         built = info.get("backend", "torch")
-        if backend and built != backend and info["dimensions"] == embedder.dimensions:
+        known = {"torch", "onnx-int8"}  # an app's own Embedder: the probe below decides
+        if {built, backend} <= known and built != backend:
             raise ModelMismatchError(
                 f"The index {self.store.where} was built with the {built} backend of "
                 f"{info['name']}; vectors from the {backend} backend would not match them "
