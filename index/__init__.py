@@ -7,37 +7,33 @@ with Index(".dossier") as idx:
         print(passage.rank, passage.path, passage.text[:80])
 """
 
-from .core import Index
-from .embeddings import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, make_embedder
-from .errors import (
-    ChromaServerError,
-    ConfigError,
-    DossierError,
-    IndexNotFoundError,
-    LoadError,
-    ModelMismatchError,
-)
-from .fusion import Fusion, FusionMethod
-from .indexer import IndexReport
-from .onnx_backend import OnnxEmbedder
-from .types import Article, Passage
+from importlib import import_module
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "Article",
-    "ChromaServerError",
-    "ConfigError",
-    "DossierError",
-    "Embedder",
-    "Fusion",
-    "FusionMethod",
-    "Index",
-    "IndexNotFoundError",
-    "IndexReport",
-    "LoadError",
-    "ModelMismatchError",
-    "OnnxEmbedder",
-    "Passage",
-    "SentenceTransformerEmbedder",
-    "make_embedder",
-]
+# Names are loaded on first use, so that `dossier --help` (which needs only index.dates and
+# index.errors) does not import numpy, Chroma or the indexer.
+_WHERE = {
+    "Index": "core",
+    "DEFAULT_MODEL": "embeddings",
+    "Embedder": "embeddings",
+    "SentenceTransformerEmbedder": "embeddings",
+    "make_embedder": "embeddings",
+    "OnnxEmbedder": "onnx_backend",
+    "ChromaServerError": "errors",
+    "ConfigError": "errors",
+    "DossierError": "errors",
+    "IndexNotFoundError": "errors",
+    "LoadError": "errors",
+    "ModelMismatchError": "errors",
+    "Fusion": "fusion",
+    "FusionMethod": "fusion",
+    "IndexReport": "indexer",
+    "Article": "types",
+    "Passage": "types",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module 'index' has no attribute {name!r}")

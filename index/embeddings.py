@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # numpy is imported where vectors are made: not for `dossier --help`
+    import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Texts per forward pass. Texts are sorted by length first, so padding costs little; on 2 CPU
@@ -99,6 +100,8 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         vectors = self.model.encode(
@@ -129,6 +132,8 @@ def probe_vector(embedder: Embedder) -> list[float]:
 def same_space(a: list[float], b: list[float]) -> bool:
     """Two probe vectors come from the same model if they nearly coincide (cosine > 0.99),
     which tolerates the float noise of another backend or machine but no other model."""
+    import numpy as np
+
     if len(a) != len(b):
         return False
     va, vb = np.asarray(a), np.asarray(b)
