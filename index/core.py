@@ -153,7 +153,10 @@ class Index:
                 )
             return
         built = info.get("backend", "torch")
-        if backend and built != backend and info["dimensions"] == embedder.dimensions:
+        # Two backends of one model give vectors too close for the probe to tell apart; an index
+        # built by an app's own Embedder ("custom") has no backend to compare: the probe judges.
+        clash = backend and built not in (backend, "custom")
+        if clash and info["dimensions"] == embedder.dimensions:
             raise ModelMismatchError(
                 f"The index {self.store.where} was built with the {built} backend of "
                 f"{info['name']}; vectors from the {backend} backend would not match them "
