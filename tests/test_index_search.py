@@ -171,6 +171,7 @@ def test_interrupted_run_is_completed_without_duplicates(make_index, embedder):
     with pytest.raises(KeyboardInterrupt):
         idx.add([NEWS])
     partial = idx.count_chunks()
+    assert idx.backend == "custom" == idx.store.model_info()["backend"]
     idx.close()
 
     resumed = reopen(idx, embedder=embedder)
