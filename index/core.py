@@ -115,9 +115,10 @@ class Index:
 
     @property
     def backend(self) -> str:
-        """The embedding backend in use (`auto` until the model is first needed)."""
+        """The embedding backend in use (`auto` until the model is first needed; `custom` for an
+        app's own Embedder without a `backend`, as the index records it)."""
         if self._embedder is not None:
-            return getattr(self._embedder, "backend", "torch")
+            return getattr(self._embedder, "backend", "custom")
         return self.embed_backend
 
     def _load_embedder(self) -> Embedder:

@@ -25,6 +25,16 @@ SAMPLE = "2025-09-19-france-mali.txt"
 os.environ.setdefault("DOSSIER_CACHE_DIR", str(ROOT / ".pytest_cache" / "dossier"))
 
 
+def user_env() -> dict[str, str]:
+    """The environment for a `dossier` process started as a user would: without the
+    developer's own DOSSIER_ settings, but with the tests' model cache (DOSSIER_CACHE_DIR)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DOSSIER_") or k == "DOSSIER_CACHE_DIR"
+    }
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The default backend for a new index (onnx-int8), prepared once before any test."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, free_port, user_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -105,7 +105,7 @@ def serving(work: Path, env: dict, index_dir: str = "idx", logs: Path | None = N
 
 
 def clean_env(ollama_host: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env = user_env()
     env.update(OLLAMA_HOST=ollama_host, GRADIO_ANALYTICS_ENABLED="False")
     if (
         dossier_command()[0] == sys.executable

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CORPUS, ROOT, SAMPLE
+from .conftest import CORPUS, ROOT, SAMPLE, user_env
 
 DOSSIER = str(Path(sys.executable).with_name("dossier"))
 PASSAGE_FIELDS = {
@@ -30,7 +30,7 @@ PASSAGE_FIELDS = {
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env = user_env()
     return subprocess.run(
         [DOSSIER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -163,7 +163,7 @@ def test_ctrl_c_during_indexing_then_rerun_completes_the_index(tmp_path, embedde
         for path in corpus.iterdir()
         for article in load_file(path).articles
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env = user_env()
     proc = subprocess.Popen(
         [DOSSIER, "index", "articles"],
         cwd=tmp_path,
@@ -228,7 +228,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
 
 
 def run_env(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    base = user_env()
     return subprocess.run(
         [DOSSIER, *args], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=300
     )

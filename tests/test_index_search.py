@@ -171,6 +171,7 @@ def test_interrupted_run_is_completed_without_duplicates(make_index, embedder):
     with pytest.raises(KeyboardInterrupt):
         idx.add([NEWS])
     partial = idx.count_chunks()
+    assert idx.backend == "custom" == idx.store.model_info()["backend"]
     idx.close()
 
     resumed = reopen(idx, embedder=embedder)
@@ -206,6 +207,21 @@ def test_opening_with_another_model_says_how_to_rebuild(make_index, corpus_copy,
     message = str(err.value)
     assert "all-MiniLM-L6-v2" in message and "other-model" in message and "--rebuild" in message
     other.close()
+
+
+def test_another_backend_of_the_same_model_is_refused(make_index, corpus_copy, torch_embedder):
+    idx = make_index()  # onnx-int8, the default for a new index
+    idx.add([corpus_copy])
+    idx.close()
+    with_torch = reopen(idx, embedder=torch_embedder)
+    with pytest.raises(ModelMismatchError) as err:
+        with_torch.search(AGENT_QUESTION)
+    assert "--embed-backend onnx-int8" in str(err.value) and "--rebuild" in str(err.value)
+    with_torch.close()
+    auto = reopen(idx)  # no backend named: the index's own
+    assert auto.search(AGENT_QUESTION, k=1)[0].path.endswith(SAMPLE)
+    assert auto.backend == "onnx-int8"
+    auto.close()
 
 
 def test_search_of_a_missing_index_says_how_to_build_one(tmp_path):
