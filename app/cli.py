@@ -916,12 +916,29 @@ def bench(
         Path | None, typer.Option(help="Write a plot of search latency against index size.")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these sections, e.g. search,memory (of ingest, backend, "
+            "memory, search, startup, answer)."
+        ),
+    ] = None,
 ) -> None:
     """Measure indexing, embedding, search, memory, start-up and answers on this machine,
     each beside its floor (about 25 minutes; --tiny for a quick check)."""
     from dataclasses import replace
 
-    from eval.bench import TINY, Plan, run, table
+    from eval.bench import SECTIONS, TINY, Plan, run, table
+
+    sections = SECTIONS
+    if only is not None:
+        sections = tuple(part.strip() for part in only.split(",") if part.strip())
+        unknown = [part for part in sections if part not in SECTIONS]
+        if unknown or not sections:
+            _fail(
+                f"--only: unknown section {(unknown or [only])[0]!r}; sections: "
+                f"{', '.join(SECTIONS)}."
+            )
 
     plan = TINY if tiny else Plan()
     changes: dict = {"llamaindex": llamaindex}
@@ -940,7 +957,7 @@ def bench(
     err = _console(stderr=True)
     say = None if json_out and not sys.stderr.isatty() else (lambda m: err.print(f"[dim]{m}[/]"))
     try:
-        result = run(plan, progress=say, plot=plot)
+        result = run(plan, progress=say, plot=plot, only=sections)
     except DossierError as exc:
         _fail(str(exc))
     text = json.dumps(result, indent=None if json_out else 2)

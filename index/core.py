@@ -294,23 +294,29 @@ class Index:
         dense = self.store.query(vector, n, _where(after, before, docs if source else None))
         kw_scores = keyword.scores(query)
         kw_top = keyword.top(kw_scores, n, docs)
-        chunks: dict[str, StoredChunk] = {c.chunk_id: c for c, _ in dense}
-        sims = {c.chunk_id: s for c, s in dense}
+        chunks: dict[str, StoredChunk] = {}  # fetched as the fused ranking reaches them
+        sims = dict(dense)
+        # Keyword hits the dense side missed: their vectors now (fusion needs them).
         missing = [cid for cid, _ in kw_top if cid not in sims]
-        for chunk, stored in self.store.get_with_vectors(missing):
-            sims[chunk.chunk_id] = float(np.dot(stored, vector))
-            chunks[chunk.chunk_id] = chunk
+        for cid, stored in self.store.vectors(missing).items():
+            sims[cid] = float(np.dot(stored, vector))
         candidates = [
             Candidate(
                 cid,
                 sims[cid],
                 float(kw_scores[keyword.position[cid]]) if cid in keyword.position else 0.0,
             )
-            for cid in chunks
+            for cid in sims
         ]
         terms = query_terms(query)
         passages: list[Passage] = []
-        for candidate, score in fuse(candidates, self.fusion):
+        ranked = fuse(candidates, self.fusion)
+        for i, (candidate, score) in enumerate(ranked):
+            if candidate.chunk_id not in chunks:
+                ahead = [c.chunk_id for c, _ in ranked[i:] if c.chunk_id not in chunks][:k]
+                chunks.update((c.chunk_id, c) for c in self.store.chunks(ahead))
+                if candidate.chunk_id not in chunks:
+                    continue  # deleted since the keyword index was built
             chunk = chunks[candidate.chunk_id]
             lang = chunk.metadata.get("lang", "en")
             # Coverage (tokenising the chunk) only matters below the similarity floor.

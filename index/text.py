@@ -105,11 +105,17 @@ def query_terms(text: str) -> list[frozenset[str]]:
     return [frozenset(unaccent(s[i]) for s in stems) for i in range(len(words))]
 
 
+@lru_cache(maxsize=4096)
+def _token_set(text: str, lang: str) -> frozenset[str]:
+    """A chunk's tokens, kept for the chunks searches meet again (the best ones)."""
+    return frozenset(tokens(text, lang))
+
+
 def coverage(terms: list[frozenset[str]], text: str, lang: str) -> float:
     """Share of the query's content words that occur (stemmed) in `text`."""
     if not terms:
         return 0.0
-    present = set(tokens(text, lang))
+    present = _token_set(text, lang)
     return sum(1 for stems in terms if stems & present) / len(terms)
 
 

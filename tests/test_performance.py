@@ -183,7 +183,7 @@ def test_bench_runs_end_to_end_on_tiny_data(tmp_path):
         assert s["chunks"] >= int(size) * 0.9
         assert s["floor_p50_ms"] > 0 and 0 < s["p50_ms"] <= s["p95_ms"]
         assert s["ratio_vs_floor"] == pytest.approx(s["p50_ms"] / s["floor_p50_ms"], rel=0.05)
-    assert "random" in result["search"]["vectors"]
+    assert "sentences" in result["search"]["vectors"]
     memory = result["memory"]
     assert memory["peak_mb_200"] > 0 and memory["peak_mb_600"] > 0 and memory["growth_ratio"] > 0
     startup = result["startup"]
