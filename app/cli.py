@@ -164,16 +164,8 @@ def index_cmd(
         if rebuild:
             from index.embeddings import make_embedder
 
-            backend = settings["embed_backend"]  # a rebuilt index is a new one: auto → onnx-int8
-            try:
-                embedder = make_embedder(  # fails before wiping
-                    settings["embed_model"], "onnx-int8" if backend == "auto" else backend, _note
-                )
-            except ConfigError as exc:
-                if backend != "auto":
-                    raise
-                _note(f"{exc} Using the torch backend instead.")
-                embedder = make_embedder(settings["embed_model"], "torch")
+            # A rebuilt index is a new one (auto: onnx-int8); loading fails before wiping.
+            embedder = make_embedder(settings["embed_model"], settings["embed_backend"], _note)
             if settings["chroma_url"]:
                 from index.remote import check_server, parse_url
 

@@ -131,12 +131,7 @@ class Index:
         if info is not None or self.store.count() > 0:
             built = (info or {}).get("backend", "torch")
             return make_embedder(self.embed_model, built if built in BACKENDS else "torch")
-        try:
-            return make_embedder(self.embed_model, "onnx-int8", notify=self.notify)
-        except ConfigError as exc:
-            if self.notify:
-                self.notify(f"{exc} Using the torch backend instead.")
-            return make_embedder(self.embed_model, "torch")
+        return make_embedder(self.embed_model, "auto", notify=self.notify)
 
     def _check_model(self, embedder: Embedder) -> None:
         info = self.store.model_info()

@@ -115,7 +115,15 @@ class SentenceTransformerEmbedder:
 
 
 def make_embedder(name: str = DEFAULT_MODEL, backend: str = "onnx-int8", notify=None) -> Embedder:
-    """The embedder for `backend` (`torch` or `onnx-int8`; `auto` is resolved by the index)."""
+    """The embedder for `backend`: `torch`, `onnx-int8`, or `auto` as for a new index (onnx-int8,
+    else torch with a note saying why; an existing index's `auto` is resolved by `Index`)."""
+    if backend == "auto":
+        try:
+            return make_embedder(name, "onnx-int8", notify)
+        except ConfigError as exc:
+            if notify:
+                notify(f"{exc} Using the torch backend instead.")
+            return SentenceTransformerEmbedder(name)
     if backend == "torch":
         return SentenceTransformerEmbedder(name)
     if backend == "onnx-int8":
