@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Request
@@ -26,6 +27,8 @@ from .assistant import MAX_QUESTION_CHARS, Assistant, Event
 from .llm import LLM_MODES, LLMError
 
 API_PREFIX = "/api/"
+INDEX_PATH = "/api/index"
+WRITER_HEADER = "X-Dossier-Writer"
 MAX_K = 50  # passages per request: more would only slow the answer and swamp the prompt
 MAX_TURNS = 20  # earlier turns a follow-up may carry (the assistant reads the last few)
 MAX_TURN_CHARS = 20_000
@@ -185,6 +188,20 @@ class Problem(BaseModel):
     detail: str
 
 
+class IndexRequest(_Body):
+    """A `dossier index` run handed over by the CLI on the same machine (not in the schema)."""
+
+    paths: list[str] = Field(..., min_length=1, max_length=1000)
+    prune: bool = False
+
+    @field_validator("paths")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        if not all(Path(p).is_absolute() for p in value):
+            raise ValueError("paths must be absolute")
+        return value
+
+
 # -- the app --------------------------------------------------------------------------------
 def _passages(passages: tuple[Passage, ...] | list[Passage]) -> list[dict]:
     return [p.to_dict() for p in passages]
@@ -211,8 +228,15 @@ def _token_ok(given: str | None, token: str) -> bool:
     return hmac.compare_digest(credentials.encode(), token.encode())
 
 
-def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
-    """The FastAPI app with dossier's JSON API and its docs; mount the page on it after."""
+def create_api(
+    assistant: Assistant, *, token: str | None = None, writer_secret: str | None = None
+) -> FastAPI:
+    """The FastAPI app with dossier's JSON API and its docs; mount the page on it after.
+
+    With `writer_secret` (the one `dossier serve` wrote in the index directory's lock file),
+    POST /api/index takes a `dossier index` run from the same machine: the request must carry
+    the secret in the X-Dossier-Writer header, which only someone who can read the index
+    directory has (the API token is neither needed nor enough)."""
     from fastapi_offline import FastAPIOffline
 
     api = FastAPIOffline(
@@ -229,8 +253,10 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
 
         @api.middleware("http")
         async def require_token(request: Request, call_next):
-            if request.url.path.startswith(API_PREFIX) and not _token_ok(
-                request.headers.get("authorization"), token
+            if (
+                request.url.path.startswith(API_PREFIX)
+                and request.url.path != INDEX_PATH  # its own secret, checked there
+                and not _token_ok(request.headers.get("authorization"), token)
             ):
                 return JSONResponse(
                     {"detail": "Unauthorized"}, 401, headers={"WWW-Authenticate": "Bearer"}
@@ -332,6 +358,13 @@ def create_api(assistant: Assistant, *, token: str | None = None) -> FastAPI:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    @api.post(INDEX_PATH, include_in_schema=False)
+    def index_files(request: Request, body: IndexRequest) -> dict:
+        given = request.headers.get(WRITER_HEADER, "")
+        if not writer_secret or not hmac.compare_digest(given.encode(), writer_secret.encode()):
+            raise HTTPException(403, "Only a `dossier index` on this machine may hand runs over.")
+        return index.add([Path(p) for p in body.paths], prune=body.prune).to_dict()
 
     @api.get("/api/health", response_model=Health, tags=["api"])
     def health() -> dict:

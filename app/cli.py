@@ -143,13 +143,22 @@ def index_cmd(
         bool,
         typer.Option("--rebuild", help="Start the index over (e.g. after changing --embed-model)."),
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for another `dossier index` writing the same index "
+            "directory to finish (default: stop at once and say which process it is).",
+            min=0,
+        ),
+    ] = 0.0,
     json_out: JsonOut = False,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
     embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
-    """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded."""
+    """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded.
+    While `dossier serve` has the index open, the run is handed to it."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
     try:
         settings = resolve(
@@ -160,6 +169,29 @@ def index_cmd(
                 "chroma_url": chroma_url,
             }
         )
+        from index.errors import IndexBusyError
+        from index.lock import WriterLock, describe
+
+        lock = WriterLock(settings["index_dir"], "`dossier index`")
+        try:
+            lock.acquire()
+        except IndexBusyError as busy:
+            if busy.holder.get("secret") and busy.holder.get("url") and not rebuild:
+                report = _index_through_server(busy.holder, paths, prune, json_out)
+                _finish_index(report, settings, json_out)
+            if busy.holder.get("url"):
+                _fail(
+                    f"the index {settings['index_dir']}/ is open in "
+                    f"{describe(busy.holder, Path(settings['index_dir']))}: stop it before "
+                    "--rebuild (files can be added while it runs: drop --rebuild)."
+                )
+            lock.acquire(
+                wait,
+                on_wait=lambda holder: _note(
+                    f"waiting up to {wait:g} s for {describe(holder, Path(settings['index_dir']))}"
+                    " to finish writing the index…"
+                ),
+            )
         embedder = None
         if rebuild:
             from index.embeddings import make_embedder
@@ -172,9 +204,11 @@ def index_cmd(
                 check_server(parse_url(settings["chroma_url"]))  # so does a wrong server
             _wipe(Path(settings["index_dir"]))
         with _open_index(settings, create=True, embedder=embedder) as idx:
+            idx.writer_name = "`dossier index`"
             if rebuild and idx.remote:
                 idx.store.drop()  # the server's collection: the chunks of every machine
             report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
+        lock.release()
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:
@@ -183,11 +217,42 @@ def index_cmd(
         _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
+    _finish_index(report, settings, json_out)
+
+
+def _finish_index(report, settings: dict, json_out: bool) -> None:
     if json_out:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_report(report, _place(settings))
     raise typer.Exit(1 if report.failed else 0)
+
+
+def _index_through_server(holder: dict, paths: list[Path], prune: bool, quiet: bool):
+    """Hand the run to the `dossier serve` that has the index open (same machine: it read the
+    secret from the lock file); it indexes while it goes on answering."""
+    import httpx
+
+    from index.indexer import IndexReport
+    from index.lock import describe
+
+    server = describe(holder, Path("."))
+    if not quiet:
+        _note(f"the index is open in {server}: it indexes the files and answers from them after.")
+    try:
+        response = httpx.post(
+            f"{holder['url']}/api/index",
+            json={"paths": [str(p.absolute()) for p in paths], "prune": prune},
+            headers={"X-Dossier-Writer": holder["secret"]},  # app.api.WRITER_HEADER
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"{server} holds the index but did not take the run ({exc}); stop it, or retry.")
+    except KeyboardInterrupt:
+        _fail(f"interrupted; {server} finishes the run it was given.", 130)
+    if response.status_code != 200:
+        _fail(f"{server} refused the run ({response.status_code}: {response.text[:300]}).")
+    return IndexReport(**response.json())
 
 
 def _storage_error(index_dir: str, exc: Exception) -> str:
@@ -854,6 +919,7 @@ def serve(
         from .ui import launch
 
         idx = _open_index(settings, create=True)
+        writer_secret = _hold_for_serving(idx, settings)
         if idx.count_chunks() == 0 and BUNDLED_CORPUS.is_dir():
             corpus = _shown(BUNDLED_CORPUS)
             err.print(f"The index is empty: indexing the bundled corpus {corpus}/ first.")
@@ -866,6 +932,7 @@ def serve(
             console=err,
             api_token=settings["api_token"],
             password=settings["password"],
+            writer_secret=writer_secret,
         )
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
@@ -875,6 +942,43 @@ def serve(
         _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
+
+
+def _hold_for_serving(idx, settings: dict) -> str | None:
+    """An embedded index stays open in the server for its lifetime, as its one writer (Chroma
+    asks for one process per directory): a `dossier index` meanwhile hands its run to the
+    server with the secret written in the lock file. On a Chroma server, processes share the
+    store, and each run takes the lock only while it writes."""
+    if idx.remote:
+        return None
+    import secrets
+
+    from index.lock import describe
+
+    host = settings["host"]
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    url = f"http://{'[' + local + ']' if ':' in local else local}:{settings['port']}"
+    secret = secrets.token_urlsafe(32)
+    idx.writer_name = "`dossier serve`"
+    first = idx.dir / "writer.lock"
+    from index.lock import read_holder
+
+    holder = read_holder(idx.dir) if first.exists() else None
+    if holder is not None and holder.get("url"):
+        raise ConfigError(
+            f"the index {idx.dir}/ is already served by {describe(holder, idx.dir)}: open that "
+            "page, or serve another --index-dir (several servers share one index through a "
+            "Chroma server: --chroma-url)."
+        )
+    idx.hold_writer(
+        wait=float("inf"),
+        on_wait=lambda holder: _note(
+            f"waiting for {describe(holder, idx.dir)} to finish writing the index…"
+        ),
+        url=url,
+        secret=secret,
+    )
+    return secret
 
 
 def _sizes(text: str, option: str) -> tuple[int, ...]:

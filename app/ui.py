@@ -381,6 +381,7 @@ def launch(
     block: bool = True,
     api_token: str | None = None,
     password: str | None = None,
+    writer_secret: str | None = None,
 ):
     """Serve the page at http://host:port/ and the JSON API under /api/ (see `app.api`).
 
@@ -396,7 +397,7 @@ def launch(
 
     page = build(assistant)
     page.queue(default_concurrency_limit=2)
-    api = create_api(assistant, token=api_token)
+    api = create_api(assistant, token=api_token, writer_secret=writer_secret)
     auth = None
     if password:
 

@@ -21,6 +21,7 @@ _WHERE = {
     "ChromaServerError": "errors",
     "ConfigError": "errors",
     "DossierError": "errors",
+    "IndexBusyError": "errors",
     "IndexNotFoundError": "errors",
     "LoadError": "errors",
     "ModelMismatchError": "errors",

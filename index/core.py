@@ -28,6 +28,7 @@ from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
 from .fusion import Candidate, Fusion, fuse
 from .indexer import FLUSH_CHUNKS, IndexReport, run_index
 from .keyword import KeywordIndex
+from .lock import WriterLock
 from .manifest import Manifest
 from .store import COLLECTION, ChromaStore, StoredChunk
 from .text import coverage, query_terms
@@ -92,9 +93,26 @@ class Index:
         self._keyword_generation = -1
         self._keyword_lock = threading.RLock()
         self.flush_chunks = FLUSH_CHUNKS
+        # What a second writer is told holds the index directory (the CLI names itself).
+        self.writer_name = "an app writing with dossier's Index"
+        self._hold: WriterLock | None = None
+        self._adding = threading.Lock()  # one run at a time within this process too
 
     def close(self) -> None:
+        if self._hold is not None:
+            self._hold.release()
+            self._hold = None
         self.manifest.close()
+
+    def hold_writer(self, wait: float = 0.0, on_wait=None, **about: str) -> None:
+        """Hold the index directory's writer lock until `close` (a server that indexes
+        uploads, and keeps the embedded store open, as Chroma asks of one process); `about`
+        is shown to other writers (url, and the secret with which they hand it their runs).
+        IndexBusyError if another process holds it after `wait` seconds."""
+        if self._hold is None:
+            lock = WriterLock(self.dir, self.writer_name, **about)
+            lock.acquire(wait, on_wait)
+            self._hold = lock
 
     def __enter__(self) -> Index:
         return self
@@ -206,10 +224,23 @@ class Index:
 
     # -- adding files -----------------------------------------------------------------------
     def add(
-        self, paths: list[str | Path], *, prune: bool = False, progress: bool = False
+        self,
+        paths: list[str | Path],
+        *,
+        prune: bool = False,
+        progress: bool = False,
+        wait: float = 0.0,
     ) -> IndexReport:
-        """Index new and changed files under `paths`; see `indexer.run_index`."""
-        return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
+        """Index new and changed files under `paths`; see `indexer.run_index`. Takes the
+        index directory's writer lock (waiting up to `wait` seconds for another process's run
+        to finish; IndexBusyError naming it after that)."""
+        with self._adding:
+            lock = WriterLock(self.dir, self.writer_name)
+            lock.acquire(wait)
+            try:
+                return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
+            finally:
+                lock.release()
 
     # -- counts -----------------------------------------------------------------------------
     # On a Chroma server, documents are known from the chunks' metadata (another process may

@@ -5,6 +5,7 @@
     │   ├── ModelMismatchError   index built with another embedding model
     │   └── ChromaServerError    --chroma-url unreachable, not Chroma, or not Chroma 1.x
     ├── IndexNotFoundError    no index at the directory given
+    ├── IndexBusyError        another process is writing the index directory
     └── LoadError             one file (or one article in it) cannot be read
 
 Messages say the value, the limit and the fix, in one line.
@@ -31,6 +32,15 @@ class ChromaServerError(ConfigError):
 
 class IndexNotFoundError(DossierError):
     """There is no index in the directory given."""
+
+
+class IndexBusyError(DossierError):
+    """Another process holds the index directory's writer lock; `holder` says who (pid,
+    command, since; a server's url), or is empty if it could not be read."""
+
+    def __init__(self, message: str, holder: dict) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class LoadError(DossierError):

@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 # Bumped whenever loaders or chunking change what a file yields: every file is then re-planned.
 CHUNKING_VERSION = "chunks-2"
 EMBED_SLICE = 256  # texts per encode call: sorted by length inside, progress shown between
-# Chunks per store write: bounds memory, and what a Ctrl-C can lose (about 15 s of embedding
+# Chunks per store write: bounds memory, and what a crash or Ctrl-C can lose (4-8 s of embedding
 # on 2 cores); large enough that Chroma's per-call cost is amortised.
-FLUSH_CHUNKS = 256
+FLUSH_CHUNKS = 128
 _OPENING = 80
 
 
