@@ -263,23 +263,23 @@ def _storage_error(index_dir: str, exc: Exception) -> str:
 
 
 def _wipe(index_dir: Path) -> None:
-    """Remove what dossier keeps in an index directory, and nothing else."""
+    """Remove what dossier keeps in an index directory, and nothing else. Killed at any point,
+    it leaves an index that opens: each part is first renamed into a trash folder (atomic), the
+    manifest before the store (a store without its manifest is re-planned and diffed on the next
+    run; a manifest without its store would skip files whose chunks are gone)."""
+    import uuid
+
     if not (index_dir / "manifest.sqlite3").exists():
         return  # not a dossier index (or an empty one): leave whatever is there alone
-    for name in (
-        "chroma",
-        "manifest.sqlite3",
-        "manifest.sqlite3-wal",
-        "manifest.sqlite3-shm",
-        "keyword.json",
-    ):
-        target = index_dir / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    for folder in index_dir.glob("keyword-*"):
-        shutil.rmtree(folder)
+    trash = index_dir / f".trash-{uuid.uuid4().hex[:8]}"
+    trash.mkdir()
+    names = ["manifest.sqlite3", "manifest.sqlite3-wal", "manifest.sqlite3-shm", "keyword.json"]
+    names += [p.name for p in index_dir.glob("keyword-*")] + ["chroma"]
+    for name in names:
+        if (index_dir / name).exists():
+            (index_dir / name).rename(trash / name)
+    for old in index_dir.glob(".trash-*"):  # this one, and any a killed --rebuild left
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _print_report(report, place: str) -> None:

@@ -33,7 +33,11 @@ import numpy as np
 from .errors import ConfigError
 
 RECIPE = "onnx-int8-1"  # bump when the export or quantisation below changes
-ONNX_BATCH = 8  # measured on 2 cores: 4-16 within noise, 64 about 25% slower
+# One text per call: int8 activations are quantised per call, so in a batch a text's vector
+# would move a little with its batchmates (cosine 0.985-0.99), and a resumed or incremental run
+# would store other vectors than a clean build. Alone, a text always gets the same vector,
+# as a query gets its chunk's. Measured on 2 cores: within BATCH_COST of batches of 8.
+ONNX_BATCH = 1
 MIN_COSINE = 0.97  # a fresh export must keep at least this cosine with PyTorch's vectors
 _CHECK_TEXTS = [
     "La France a annoncé ce vendredi la suspension de sa coopération antiterroriste.",

@@ -42,8 +42,9 @@ def dossier(
 
 
 def test_sigkill_at_random_moments_then_a_rerun_equals_a_clean_build(tmp_path):
-    """The issue's crash test: at least 20 SIGKILLs over four rounds of changes."""
-    report = kill_test.run(kills=20, rounds=4, seed=7, work=tmp_path)
+    """The issue's crash test: at least 20 SIGKILLs over five rounds (four of changes, one of
+    `--rebuild`)."""
+    report = kill_test.run(kills=20, rounds=5, seed=7, work=tmp_path)
     print(
         f"\n{report.runs} runs, {report.kills} kills, moments {report.kill_moments_s}, "
         f"rounds {json.dumps(report.rounds)}"
@@ -52,7 +53,7 @@ def test_sigkill_at_random_moments_then_a_rerun_equals_a_clean_build(tmp_path):
     assert report.open_failures == [], "a reader crashed on a killed index"
     assert report.inconsistent == [], "keyword index and store disagreed after a kill"
     assert report.mismatches == [], "the finished index differs from a clean build"
-    assert len(report.rounds) == 4 and all(r["identical"] for r in report.rounds)
+    assert len(report.rounds) == 5 and all(r["identical"] for r in report.rounds)
 
 
 def _settled_files(index_dir: Path) -> int:
@@ -213,6 +214,9 @@ def test_serve_takes_over_an_index_run_and_answers_throughout(tmp_path):
 
         found = _search(url, "Generated article 3")["passages"]
         assert any("gen-003" in p["path"] for p in found), "the new articles are searchable"
+        reader = dossier("search", "Generated article 3", "--json", "--index-dir", "idx", cwd=work)
+        assert reader.returncode == 0, reader.stderr  # a reader process beside the server
+        assert any("gen-003" in p["path"] for p in json.loads(reader.stdout)["passages"])
         health = json.loads(urllib.request.urlopen(url + "/api/health", timeout=30).read())
         assert health["documents"] == report["documents"] > 1
 
