@@ -1,11 +1,17 @@
 """Prompt templates (files in `prompts/`) filled with a question and numbered passages.
 
-Passages are fenced in <passage> tags as quoted data; a tag inside an article's own text is
-defused, so an article cannot close its fence and speak to the model as instructions.
+Passages are fenced in <passage> tags as quoted data, and the conversation a follow-up is
+rewritten from in <conversation> tags. Whatever comes from an article, a file name or an
+earlier turn is defused first: a fence tag inside it, or something a model would read as one
+(`&lt;/passage&gt;`, a full-width `＜/passage＞`, odd case and spacing), becomes ‹passage, so
+it can neither close its fence nor open a new one and speak to the model as instructions.
+Values put inside a tag's attributes (the file name, the date) lose their quotes, angle
+brackets and line breaks, so they cannot add attributes or end the tag.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from functools import cache
 from pathlib import Path
@@ -13,7 +19,26 @@ from pathlib import Path
 from index.types import Passage
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-_TAG = re.compile(r"<\s*(/?)\s*passage", re.IGNORECASE)
+FENCES = ("passage", "conversation")  # the tags prompts/ puts around quoted data
+# "<", its HTML entities and its full-width and small look-alikes; "/" and its full-width
+# form; a fence name, in any case, in ASCII or full-width letters, with spaces or zero-width
+# characters anywhere between: all that a model might take for one of our tags.
+_OPEN = r"(?:<|&lt;?|&#0*60;?|&#x0*3c;?|\uFF1C|\uFE64|\u3008|\u27E8)"
+_GAP = r"[\s\u200b-\u200d\u2060\ufeff]*"
+_SLASH = r"([/\uFF0F]?)"
+
+
+def _letters(word: str) -> str:
+    """A pattern for `word` in ASCII or full-width letters, gaps allowed between them."""
+    return _GAP.join(f"[{c}{chr(ord(c) - ord('a') + 0xFF41)}]" for c in word)
+
+
+_TAG = re.compile(
+    _OPEN + _GAP + _SLASH + _GAP + "(" + "|".join(_letters(f) for f in FENCES) + ")",
+    re.IGNORECASE,
+)
+_FULL = {f: re.compile(_letters(f), re.IGNORECASE) for f in FENCES}
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
 @cache
@@ -23,8 +48,20 @@ def load(name: str) -> str:
 
 
 def defuse(text: str) -> str:
-    """Article text with any <passage> or </passage> tag made harmless: ‹passage›."""
-    return _TAG.sub(lambda m: f"‹{m.group(1)}passage", text)
+    """`text` with anything that reads as a fence tag (<passage>, </conversation>…) made
+    harmless: ‹passage, ‹/conversation."""
+
+    def harmless(match: re.Match) -> str:
+        name = next(f for f in FENCES if _FULL[f].fullmatch(match.group(2)))
+        return f"‹{'/' if match.group(1) else ''}{name}"
+
+    return _TAG.sub(harmless, text)
+
+
+def attribute(value: str) -> str:
+    """`value` safe inside a fence tag's double-quoted attribute: one line, no quotes or
+    angle brackets (escaped as HTML entities), no fence tag."""
+    return html.escape(" ".join(_LINE_BREAKS.sub(" ", defuse(value)).split()), quote=True)
 
 
 def _fill(template: str, **values: str) -> str:
@@ -40,21 +77,28 @@ def passages_block(passages: list[Passage]) -> str:
         _fill(
             load("passage"),
             n=str(i),
-            date=p.date or "undated",
-            path=defuse(p.path),
+            date=attribute(p.date or "undated"),
+            path=attribute(p.path),
             text=defuse(p.text),
         )
         for i, p in enumerate(passages, 1)
     )
 
 
+def _one_line(text: str) -> str:
+    """`text` defused and on one line: it cannot start a line of its own ("user: …")."""
+    return " ".join(defuse(text).split())
+
+
 def answer_prompt(question: str, passages: list[Passage]) -> str:
-    return _fill(load("answer"), passages=passages_block(passages), question=question)
+    """The passages, fenced, then the question, outside every fence."""
+    return _fill(load("answer"), passages=passages_block(passages), question=_one_line(question))
 
 
 def rewrite_prompt(question: str, history: list[dict]) -> str:
-    turns = "\n".join(f"{turn['role']}: {turn['content']}" for turn in history)
-    return _fill(load("rewrite"), history=turns, question=question)
+    """The conversation, fenced, one line a turn; then the question to rewrite."""
+    turns = "\n".join(f"{turn['role']}: {_one_line(turn['content'])}" for turn in history)
+    return _fill(load("rewrite"), history=turns, question=_one_line(question))
 
 
 def system_prompt() -> str:

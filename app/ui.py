@@ -12,12 +12,11 @@ import hmac
 import html
 import os
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
 
-from . import feedback
+from . import feedback, uploads
 from .assistant import Answer, Assistant
 from .llm import LLMError
 
@@ -31,7 +30,6 @@ EXTRACTIVE = "extractive (no LLM)"
 FEEDBACK_FILE = "feedback.jsonl"  # in the index directory
 AUTO = "auto"
 SERVERS = {"ollama": "Ollama", "openai": "OpenAI-compatible server"}  # by Answer.mode
-UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
 # ":" and "/" too: the renderer turns "http://…" into a link before it drops backslashes.
 # "$" (LaTeX) and "=" (setext headings) too.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&:/$=])")
@@ -58,7 +56,15 @@ def notice_markdown(text: str) -> str:
     parts = text.split("`")
     if len(parts) % 2 == 0:  # an odd backtick: show it all as text
         return md_escape(text)
-    return "".join(md_escape(part) if i % 2 == 0 else f"`{part}`" for i, part in enumerate(parts))
+    return "".join(md_escape(part) if i % 2 == 0 else code(part) for i, part in enumerate(parts))
+
+
+def code(text: str) -> str:
+    """`text` (a model name, a command) as inline code, or escaped text when it holds what
+    would end the code span (a backtick, a line break) and let the rest be read as Markdown."""
+    if "`" in text or "\n" in text or "\r" in text or not text.strip():
+        return md_escape(" ".join(text.split()))
+    return f"`{text}`"
 
 
 def _gap(text: str) -> str:
@@ -152,14 +158,16 @@ def status_markdown(
     try:
         if answer is not None:
             mode = (
-                f"**Mode:** {SERVERS.get(answer.mode, answer.mode)} · model `{answer.model}`"
+                f"**Mode:** {SERVERS.get(answer.mode, answer.mode)} · "
+                f"model {code(str(answer.model))}"
                 if answer.mode != "extractive"
                 else f"**Mode:** {notice_markdown(answer.notice or 'extractive (no LLM)')}"
             )
         else:
             choice = choice or assistant.choice()
             mode = (
-                f"**Mode:** {SERVERS.get(choice.mode, choice.mode)} · model `{choice.model}`"
+                f"**Mode:** {SERVERS.get(choice.mode, choice.mode)} · "
+                f"model {code(str(choice.model))}"
                 if choice.backend
                 else f"**Mode:** {notice_markdown(choice.reason)}"
             )
@@ -252,7 +260,7 @@ def build(assistant: Assistant):
         ]
         t = answer.timings_ms
         label = f"{answer.mode}{' · ' + answer.model if answer.model else ''}"
-        done = f"Answered in {t['total']} ms ({label})."
+        done = f"Answered in {t['total']} ms ({md_escape(label)})."
         status = status_markdown(assistant, extra=done, answer=answer)
         kept = {**(kept or {}), str(len(chat) - 1): feedback.record(answer, history[:-2])}
         yield chat, sources_html(answer), status, history, "", kept
@@ -263,25 +271,29 @@ def build(assistant: Assistant):
         if not files:
             return "Choose article files first.", status_markdown(assistant)
         target = assistant.index.dir / "uploads"
-        target.mkdir(parents=True, exist_ok=True)
-        paths = []
+        paths, refused = [], []
         for f in files:
             source = Path(f if isinstance(f, str) else f.name)
-            name = Path(getattr(f, "orig_name", None) or source.name).name
-            destination = target / name
-            shutil.copyfile(source, destination)
-            paths.append(destination)
-        progress(0, desc="indexing")
-        with adding:  # one indexing run at a time (two would race on the keyword index)
-            report = assistant.index.add(paths, progress=True)
-        lines = [
-            f"Indexed {report.indexed} file(s), {report.unchanged} unchanged, "
-            f"{len(report.failed)} failed; the index holds {report.documents} articles."
-        ]
-        lines += [
-            f"- **failed:** {md_escape(Path(f['path']).name)}: {md_escape(f['error'])}"
-            for f in report.failed
-        ]
+            try:
+                paths.append(
+                    uploads.store(source, getattr(f, "orig_name", None) or source.name, target)
+                )
+            except uploads.UploadRejected as exc:
+                refused.append(str(exc))
+        lines = [] if paths else ["Nothing indexed."]
+        if paths:
+            progress(0, desc="indexing")
+            with adding:  # one indexing run at a time (two would race on the keyword index)
+                report = assistant.index.add(paths, progress=True)
+            lines.append(
+                f"Indexed {report.indexed} file(s), {report.unchanged} unchanged, "
+                f"{len(report.failed)} failed; the index holds {report.documents} articles."
+            )
+            lines += [
+                f"- **failed:** {md_escape(Path(f['path']).name)}: {md_escape(f['error'])}"
+                for f in report.failed
+            ]
+        lines += [f"- **refused:** {notice_markdown(reason)}" for reason in refused]
         return "\n".join(lines), status_markdown(assistant)
 
     def on_vote(kept, vote: gr.LikeData):
@@ -344,7 +356,9 @@ def build(assistant: Assistant):
                 before = gr.Textbox(label="Articles until (YYYY-MM-DD)", placeholder="any date")
             recheck = gr.Button("Check the LLM server again", size="sm")
         with gr.Accordion("Add articles", open=False):
-            files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Article files")
+            files = gr.File(
+                file_count="multiple", file_types=list(uploads.UPLOAD_TYPES), label="Article files"
+            )
             add = gr.Button("Index these files")
             added = gr.Markdown()
 
@@ -372,6 +386,84 @@ def build(assistant: Assistant):
     return page
 
 
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]  # as Host headers name them
+
+
+def _guard(api, host: str) -> None:
+    """No cross-origin reads of the page, its API or dossier's, from any website; and, on a
+    loopback address, no requests for another host name (DNS rebinding)."""
+    import ipaddress
+
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    # Gradio's own CORS check lets any origin in when the Host header is not a localhost name
+    # (a LAN address, or a forged Host: gradio-app/gradio#13594); it steps aside when the app
+    # it is mounted on has a CORSMiddleware. This one allows no origin: the page and its API
+    # are same-origin and need none, and gradio_client sends no Origin.
+    api.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        # A website whose name resolves to 127.0.0.1 would otherwise be same-origin with the
+        # page. Behind a reverse proxy on this machine, have it send `Host: 127.0.0.1`.
+        api.add_middleware(
+            TrustedHostMiddleware,
+            allowed_hosts=[*LOOPBACK_HOSTS, f"[{host}]" if ":" in host else host],
+        )
+
+
+def create_app(
+    assistant: Assistant,
+    *,
+    host: str,
+    port: int,
+    api_token: str | None = None,
+    password: str | None = None,
+    writer_secret: str | None = None,
+):
+    """The ASGI app `launch` serves: the JSON API, the page mounted at /, their guards."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    import gradio as gr
+
+    from .api import create_api
+
+    page = build(assistant)
+    page.queue(default_concurrency_limit=2)
+    api = create_api(assistant, token=api_token, writer_secret=writer_secret)
+    _guard(api, host)
+    auth = None
+    if password:
+
+        def auth(_user: str, given: str) -> bool:
+            return hmac.compare_digest(given.encode(), password.encode())
+
+    gr.mount_gradio_app(
+        api,
+        page,
+        path="/",
+        server_name=host,
+        server_port=port,
+        footer_links=[],
+        auth=auth,
+        auth_message="dossier: enter the password set in DOSSIER_PASSWORD (any user name).",
+        show_error=True,
+        max_file_size=uploads.MAX_UPLOAD_BYTES,  # Gradio answers 413 to a larger upload
+        ssr_mode=False,  # whatever GRADIO_SSR_MODE says: see "Security" in the README
+        css=CSS,
+        theme=gr.themes.Default(),
+    )
+    # A request to the page's API names each file by its path on the server. Gradio accepts
+    # only files it received through its upload route, but checks that only once the page
+    # "has launched", which mount_gradio_app never records (gradio 6.31): without this line
+    # any .txt or .json the server can read could be indexed through `add_files`, then read
+    # back through search. tests/test_security.py tries it.
+    page.has_launched = True
+    return api
+
+
 def launch(
     assistant: Assistant,
     *,
@@ -389,33 +481,15 @@ def launch(
     name, that password). Returns the uvicorn server; with `block=False` it runs in a thread
     (`server.should_exit = True` stops it).
     """
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    import gradio as gr
     import uvicorn
 
-    from .api import create_api
-
-    page = build(assistant)
-    page.queue(default_concurrency_limit=2)
-    api = create_api(assistant, token=api_token, writer_secret=writer_secret)
-    auth = None
-    if password:
-
-        def auth(_user: str, given: str) -> bool:
-            return hmac.compare_digest(given.encode(), password.encode())
-
-    gr.mount_gradio_app(
-        api,
-        page,
-        path="/",
-        server_name=host,
-        server_port=port,
-        footer_links=[],
-        auth=auth,
-        auth_message="dossier: enter the password set in DOSSIER_PASSWORD (any user name).",
-        show_error=True,
-        css=CSS,
-        theme=gr.themes.Default(),
+    api = create_app(
+        assistant,
+        host=host,
+        port=port,
+        api_token=api_token,
+        password=password,
+        writer_secret=writer_secret,
     )
     server = uvicorn.Server(
         uvicorn.Config(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -49,9 +49,16 @@ def dossier_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def serving(work: Path, env: dict, index_dir: str = "idx", logs: Path | None = None):
+def serving(
+    work: Path,
+    env: dict,
+    index_dir: str = "idx",
+    logs: Path | None = None,
+    host: str | None = "127.0.0.1",
+):
     """`dossier serve` in `work` on a free loopback port; yields its URL, stops it after.
-    Its output goes to files in `logs` (default: `work`)."""
+    Its output goes to files in `logs` (default: `work`). `host=None`: no --host (the
+    default address)."""
     command = dossier_command()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -62,8 +69,7 @@ def serving(work: Path, env: dict, index_dir: str = "idx", logs: Path | None = N
             [
                 *command,
                 "serve",
-                "--host",
-                "127.0.0.1",
+                *(["--host", host] if host else []),
                 "--port",
                 str(port),
                 "--index-dir",
