@@ -148,6 +148,14 @@ def index_cmd(
     embed_model: EmbedModel = None,
     embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-file-mb",
+            help="Refuse files larger than this many megabytes, unread "
+            f"(env {BY_NAME['max_file_mb'].env}; default 10).",
+        ),
+    ] = None,
 ) -> None:
     """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded."""
     settings: dict = {"index_dir": index_dir or ".dossier"}  # for errors before resolving
@@ -158,6 +166,7 @@ def index_cmd(
                 "embed_model": embed_model,
                 "embed_backend": embed_backend,
                 "chroma_url": chroma_url,
+                "max_file_mb": max_file_mb,
             }
         )
         embedder = None
@@ -174,7 +183,12 @@ def index_cmd(
         with _open_index(settings, create=True, embedder=embedder) as idx:
             if rebuild and idx.remote:
                 idx.store.drop()  # the server's collection: the chunks of every machine
-            report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
+            report = idx.add(
+                paths,
+                prune=prune,
+                progress=not json_out and sys.stderr.isatty(),
+                max_file_mb=settings["max_file_mb"],
+            )
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:

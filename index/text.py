@@ -127,3 +127,30 @@ def query_tokens(text: str) -> list[str]:
         for tok in tokens(text, lang, stop):
             out.setdefault(tok, None)
     return list(out)
+
+
+# Two passages are the same text when this share of the shorter one's word triples (3-word
+# shingles) occur in the other: a wire story run by two papers with another headline or
+# closing line, cut into chunks at other places. Neighbouring chunks of one article share
+# their overlap (200 of 800 characters by default), about a quarter: well below.
+REPEAT_SHARE = 0.6
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = [unaccent(w) for w in _words(text)]
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def repeats(text: str, earlier: list[str]) -> bool:
+    """Whether `text` repeats one of `earlier` (the same, or nearly: see REPEAT_SHARE)."""
+    if not earlier:
+        return False
+    norm = " ".join(text.split()).casefold()
+    if any(" ".join(e.split()).casefold() == norm for e in earlier):
+        return True
+    mine = _shingles(text)
+    for other in earlier:
+        theirs = _shingles(other)
+        if len(mine & theirs) >= REPEAT_SHARE * min(len(mine), len(theirs)):
+            return True
+    return False
