@@ -149,10 +149,10 @@ def index_cmd(
     embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
     max_file_mb: Annotated[
-        float | None,
+        str | None,
         typer.Option(
             "--max-file-mb",
-            help="Refuse files larger than this many megabytes, unread "
+            help="Refuse files larger than this many megabytes (e.g. 25), unread "
             f"(env {BY_NAME['max_file_mb'].env}; default 10).",
         ),
     ] = None,

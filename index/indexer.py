@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .core import Index
 
 # Bumped whenever loaders or chunking change what a file yields: every file is then re-planned.
-CHUNKING_VERSION = "chunks-2"
+CHUNKING_VERSION = "chunks-3"  # 3: invisible characters, NULs and data runs cleaned
 EMBED_SLICE = 256  # texts per encode call: sorted by length inside, progress shown between
 # Chunks per store write: bounds memory, and what a Ctrl-C can lose (about 15 s of embedding
 # on 2 cores); large enough that Chroma's per-call cost is amortised.
@@ -408,6 +408,16 @@ def _plan_file(
         load = load_bytes(data, LOADERS[path.suffix.lower()], shown)
     except LoadError as exc:
         report.failed.append({"path": shown, "error": exc.reason})
+        return None
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:  # a loader's own bug:
+        # one file, not the whole run (tests/test_loaders_fuzz.py hunts for these).
+        report.failed.append(
+            {
+                "path": shown,
+                "error": f"could not be read ({exc.__class__.__name__}: {exc}); this is a "
+                "dossier bug, please report it with the file",
+            }
+        )
         return None
     if load.errors:
         report.failed.append({"path": shown, "error": summarise(load.errors)})

@@ -127,6 +127,12 @@ def load_markdown(path: str, raw: str) -> FileLoad:
         except yaml.YAMLError as exc:
             loaded = None
             result.warnings.append(f"front matter is not valid YAML ({exc.__class__.__name__})")
+        except (ValueError, TypeError, OverflowError) as exc:  # "date: 2025-13-45"
+            loaded = None
+            result.warnings.append(
+                f"front matter ignored: a value YAML cannot read ({exc}); write dates as "
+                "YYYY-MM-DD"
+            )
         meta = loaded if isinstance(loaded, dict) else {}
         raw = raw.lstrip("\ufeff")[match.end() :]
     if not match and raw.lstrip("\ufeff").startswith("---\n"):

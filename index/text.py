@@ -129,11 +129,15 @@ def query_tokens(text: str) -> list[str]:
     return list(out)
 
 
-# Two passages are the same text when this share of the shorter one's word triples (3-word
-# shingles) occur in the other: a wire story run by two papers with another headline or
-# closing line, cut into chunks at other places. Neighbouring chunks of one article share
-# their overlap (200 of 800 characters by default), about a quarter: well below.
+# A passage repeats one ranked above it when this share of its word triples (3-word shingles)
+# occur in that one, and it names no one and nothing that one does not (see `_named`): a wire
+# story run by two papers with another headline or closing line, cut into chunks at other
+# places. Neighbouring chunks of one article share their overlap (200 of 800 characters by
+# default), about a quarter: well below. Articles made from one template ("the council of
+# Quimper voted…", "the council of Brest voted…") share most triples but name other places,
+# and are all kept.
 REPEAT_SHARE = 0.6
+_SENTENCE_END = ".!?…»\n"
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -141,16 +145,33 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
 
 
+def _named(text: str) -> set[str]:
+    """Names and figures: capitalised words inside a sentence (not its first word), and
+    words holding digits. Two passages that differ in these say different things."""
+    out = set()
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if any(ch.isdigit() for ch in word):
+            out.add(word)
+        elif word[0].isupper():
+            before = text[: match.start()].rstrip(" \t\u00a0\u202f«“\"'(")
+            if before and before[-1] not in _SENTENCE_END:
+                out.add(unaccent(word.lower()))
+    return out
+
+
 def repeats(text: str, earlier: list[str]) -> bool:
-    """Whether `text` repeats one of `earlier` (the same, or nearly: see REPEAT_SHARE)."""
+    """Whether `text` repeats one of `earlier`: the same text (up to case and spacing), or
+    nearly (see REPEAT_SHARE)."""
     if not earlier:
         return False
     norm = " ".join(text.split()).casefold()
     if any(" ".join(e.split()).casefold() == norm for e in earlier):
         return True
-    mine = _shingles(text)
+    mine, names = _shingles(text), _named(text)
     for other in earlier:
         theirs = _shingles(other)
-        if len(mine & theirs) >= REPEAT_SHARE * min(len(mine), len(theirs)):
+        shared = len(mine & theirs) >= REPEAT_SHARE * min(len(mine), len(theirs))
+        if shared and names <= _named(other):
             return True
     return False
