@@ -126,12 +126,14 @@ def load_markdown(path: str, raw: str) -> FileLoad:
             loaded = yaml.safe_load(match.group(1))
         except yaml.YAMLError as exc:
             loaded = None
-            result.warnings.append(f"front matter is not valid YAML ({exc.__class__.__name__})")
+            result.warnings.append(
+                f"front matter is not valid YAML ({exc.__class__.__name__}): its title, date "
+                "and source are ignored; fix its quotes and brackets"
+            )
         except (ValueError, TypeError, OverflowError) as exc:  # "date: 2025-13-45"
             loaded = None
             result.warnings.append(
-                f"front matter ignored: a value YAML cannot read ({exc}); write dates as "
-                "YYYY-MM-DD"
+                f"front matter ignored: a value YAML cannot read ({exc}); write dates as YYYY-MM-DD"
             )
         meta = loaded if isinstance(loaded, dict) else {}
         raw = raw.lstrip("\ufeff")[match.end() :]
