@@ -222,7 +222,12 @@ def build(root: Path) -> list[Kind]:
     add(
         "marker-only.txt",
         "date 2025-01-01\n",
-        Kind("date marker and nothing else", "marker-only.txt", False, failure="no text"),
+        Kind(
+            "date marker and nothing else",
+            "marker-only.txt",
+            False,
+            failure="no text besides its date marker",
+        ),
     )
 
     # -- too big, or data -------------------------------------------------------------------

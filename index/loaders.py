@@ -92,8 +92,8 @@ def _title_line(text: str) -> str | None:
 
 
 def _require_text(path: str, text: str) -> str:
-    if not text.strip():
-        raise LoadError(path, "no text (the file is empty or holds only whitespace)")
+    if not text.strip():  # an empty file never gets here (load_bytes): something was taken off
+        raise LoadError(path, "no text besides its date marker or front matter")
     return text
 
 
