@@ -137,27 +137,31 @@ def query_tokens(text: str) -> list[str]:
 # Quimper voted…", "the council of Brest voted…") share most triples but name other places,
 # and are all kept.
 REPEAT_SHARE = 0.6
-_SENTENCE_END = ".!?…»\n"
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=4096)  # a search compares each passage with those above it
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
     words = [unaccent(w) for w in _words(text)]
-    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+    return frozenset(tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
 
 
-def _named(text: str) -> set[str]:
+_SENTENCE_CUT = re.compile(r"[.!?…\n]+")
+_FIGURE = re.compile(r"\w*\d\w*")
+
+
+@lru_cache(maxsize=4096)
+def _named(text: str) -> frozenset[str]:
     """Names and figures: capitalised words inside a sentence (not its first word), and
     words holding digits. Two passages that differ in these say different things."""
-    out = set()
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if any(ch.isdigit() for ch in word):
-            out.add(word)
-        elif word[0].isupper():
-            before = text[: match.start()].rstrip(" \t\u00a0\u202f«“\"'(")
-            if before and before[-1] not in _SENTENCE_END:
-                out.add(unaccent(word.lower()))
-    return out
+    out = set(_FIGURE.findall(text))
+    for sentence in _SENTENCE_CUT.split(text):
+        out.update(unaccent(w.lower()) for w in _WORD.findall(sentence)[1:] if w[0].isupper())
+    return frozenset(out)
+
+
+@lru_cache(maxsize=4096)
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 def repeats(text: str, earlier: list[str]) -> bool:
@@ -165,8 +169,7 @@ def repeats(text: str, earlier: list[str]) -> bool:
     nearly (see REPEAT_SHARE)."""
     if not earlier:
         return False
-    norm = " ".join(text.split()).casefold()
-    if any(" ".join(e.split()).casefold() == norm for e in earlier):
+    if _normal(text) in {_normal(e) for e in earlier}:
         return True
     mine, names = _shingles(text), _named(text)
     for other in earlier:
