@@ -1,5 +1,6 @@
 """Every loader fed arbitrary bytes either returns articles with text or raises LoadError:
-never another exception, never a hang (each example has a deadline)."""
+never another exception, never a hang (each example has a deadline); and what it returns
+chunks into passages whose offsets give the text back."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, chunk_spans
 from index.errors import LoadError
 from index.loaders import LOADERS, load_bytes
+
+from .test_chunking import check_chunks
 
 # Pieces that steer random input towards the branches the loaders have: BOMs, NULs, date
 # markers, front matter, HTML tags, JSON punctuation, cp1252 bytes, long runs.
@@ -134,3 +138,6 @@ def test_any_bytes_give_articles_with_text_or_a_load_error(extension, data):
         assert article.title is None or isinstance(article.title, str)
         assert article.date is None or dt.date.fromisoformat(article.date)
     assert all(isinstance(w, str) and w for w in result.warnings + result.errors)
+    # What gets indexed of it: chunks whose offsets give the text back, nothing lost.
+    for article in result.articles:
+        check_chunks(article.text, chunk_spans(article.text), DEFAULT_SIZE, DEFAULT_OVERLAP)
