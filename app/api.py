@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from index import ConfigError, Passage
 from index.dates import parse_bound
+from index.loaders import DEFAULT_MAX_FILE_MB
 
 from .assistant import MAX_QUESTION_CHARS, Assistant, Event
 from .llm import LLM_MODES, LLMError
@@ -193,6 +194,7 @@ class IndexRequest(_Body):
 
     paths: list[str] = Field(..., min_length=1, max_length=1000)
     prune: bool = False
+    max_file_mb: float = Field(DEFAULT_MAX_FILE_MB, gt=0)
 
     @field_validator("paths")
     @classmethod
@@ -364,7 +366,8 @@ def create_api(
         given = request.headers.get(WRITER_HEADER, "")
         if not writer_secret or not hmac.compare_digest(given.encode(), writer_secret.encode()):
             raise HTTPException(403, "Only a `dossier index` on this machine may hand runs over.")
-        return index.add([Path(p) for p in body.paths], prune=body.prune).to_dict()
+        paths = [Path(p) for p in body.paths]
+        return index.add(paths, prune=body.prune, max_file_mb=body.max_file_mb).to_dict()
 
     @api.get("/api/health", response_model=Health, tags=["api"])
     def health() -> dict:

@@ -43,7 +43,9 @@ def _clean(answer: str, n_passages: int) -> tuple[str, list[int]]:
         dropped.extend(n for n in numbers if not 1 <= n <= n_passages)
         return "".join(f"[{n}]" for n in valid)
 
-    text = MARKER.sub(keep, answer)
+    text, previous = MARKER.sub(keep, answer), answer
+    while text != previous:  # "[[7]1]" without its [7] is a new marker, "[1]": check it too
+        text, previous = MARKER.sub(keep, text), text
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9]." with [9] dropped: no stray space
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return text, dropped

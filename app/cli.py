@@ -156,6 +156,14 @@ def index_cmd(
     embed_model: EmbedModel = None,
     embed_backend: EmbedBackend = None,
     chroma_url: ChromaUrl = None,
+    max_file_mb: Annotated[
+        str | None,
+        typer.Option(
+            "--max-file-mb",
+            help="Refuse files larger than this many megabytes (e.g. 25), unread "
+            f"(env {BY_NAME['max_file_mb'].env}; default 10).",
+        ),
+    ] = None,
 ) -> None:
     """Index article files (.txt .md .html .json .jsonl); only what changed is re-embedded.
     While `dossier serve` has the index open, the run is handed to it."""
@@ -167,6 +175,7 @@ def index_cmd(
                 "embed_model": embed_model,
                 "embed_backend": embed_backend,
                 "chroma_url": chroma_url,
+                "max_file_mb": max_file_mb,
             }
         )
         from index.errors import IndexBusyError
@@ -177,7 +186,9 @@ def index_cmd(
             lock.acquire()
         except IndexBusyError as busy:
             if busy.holder.get("secret") and busy.holder.get("url") and not rebuild:
-                report = _index_through_server(busy.holder, paths, prune, json_out)
+                report = _index_through_server(
+                    busy.holder, paths, prune, settings["max_file_mb"], json_out
+                )
                 _finish_index(report, settings, json_out)
             if busy.holder.get("url"):
                 _fail(
@@ -207,7 +218,12 @@ def index_cmd(
             idx.writer_name = "`dossier index`"
             if rebuild and idx.remote:
                 idx.store.drop()  # the server's collection: the chunks of every machine
-            report = idx.add(paths, prune=prune, progress=not json_out and sys.stderr.isatty())
+            report = idx.add(
+                paths,
+                prune=prune,
+                progress=not json_out and sys.stderr.isatty(),
+                max_file_mb=settings["max_file_mb"],
+            )
         lock.release()
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
@@ -228,7 +244,9 @@ def _finish_index(report, settings: dict, json_out: bool) -> None:
     raise typer.Exit(1 if report.failed else 0)
 
 
-def _index_through_server(holder: dict, paths: list[Path], prune: bool, quiet: bool):
+def _index_through_server(
+    holder: dict, paths: list[Path], prune: bool, max_file_mb: float, quiet: bool
+):
     """Hand the run to the `dossier serve` that has the index open (same machine: it read the
     secret from the lock file); it indexes while it goes on answering."""
     import httpx
@@ -242,7 +260,11 @@ def _index_through_server(holder: dict, paths: list[Path], prune: bool, quiet: b
     try:
         response = httpx.post(
             f"{holder['url']}/api/index",
-            json={"paths": [str(p.absolute()) for p in paths], "prune": prune},
+            json={
+                "paths": [str(p.absolute()) for p in paths],
+                "prune": prune,
+                "max_file_mb": max_file_mb,
+            },
             headers={"X-Dossier-Writer": holder["secret"]},  # app.api.WRITER_HEADER
             timeout=httpx.Timeout(None, connect=10.0),
         )

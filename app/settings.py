@@ -15,6 +15,7 @@ from typing import Any
 
 from index.embeddings import BACKENDS, DEFAULT_MODEL
 from index.errors import ConfigError
+from index.loaders import DEFAULT_MAX_FILE_MB
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ def _positive_float(value: str) -> float:
         number = float(value)
     except ValueError:
         raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"expected more than 0, got {value}")
+    return number
+
+
+def _megabytes(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number of megabytes, got {value!r}") from None
     if not number > 0:
         raise ValueError(f"expected more than 0, got {value}")
     return number
@@ -125,6 +136,15 @@ SETTINGS = (
         "DOSSIER_OPENAI_BASE_URL",
         None,
         "none (e.g. `http://gpu-box:8000/v1`)",
+    ),
+    Setting(
+        "max_file_mb",
+        "largest file `dossier index` reads (megabytes; larger ones are refused unread)",
+        "--max-file-mb",
+        "DOSSIER_MAX_FILE_MB",
+        DEFAULT_MAX_FILE_MB,
+        "10",
+        _megabytes,
     ),
     Setting("top_k", "passages per answer", "--k", "DOSSIER_TOP_K", 5, "5", _positive_int),
     Setting(

@@ -26,12 +26,12 @@ from .embeddings import (
 )
 from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
 from .fusion import Candidate, Fusion, fuse
-from .indexer import FLUSH_CHUNKS, IndexReport, run_index
+from .indexer import DEFAULT_MAX_FILE_MB, FLUSH_CHUNKS, IndexReport, run_index
 from .keyword import KeywordIndex
 from .lock import WriterLock
 from .manifest import Manifest
 from .store import COLLECTION, ChromaStore, StoredChunk
-from .text import coverage, query_terms
+from .text import coverage, query_terms, repeats
 from .types import Passage
 
 # Chosen on the dev half of tests/data/news_questions.jsonl, checked on the held-out half
@@ -229,16 +229,24 @@ class Index:
         *,
         prune: bool = False,
         progress: bool = False,
+        max_file_mb: float = DEFAULT_MAX_FILE_MB,
         wait: float = 0.0,
     ) -> IndexReport:
-        """Index new and changed files under `paths`; see `indexer.run_index`. Takes the
-        index directory's writer lock (waiting up to `wait` seconds for another process's run
-        to finish; IndexBusyError naming it after that)."""
+        """Index new and changed files under `paths`; see `indexer.run_index`. Files over
+        `max_file_mb` megabytes are refused, unread. Takes the index directory's writer lock
+        (waiting up to `wait` seconds for another process's run to finish; IndexBusyError
+        naming it after that)."""
         with self._adding:
             lock = WriterLock(self.dir, self.writer_name)
             lock.acquire(wait)
             try:
-                return run_index(self, [Path(p) for p in paths], prune=prune, progress=progress)
+                return run_index(
+                    self,
+                    [Path(p) for p in paths],
+                    prune=prune,
+                    progress=progress,
+                    max_file_mb=max_file_mb,
+                )
             finally:
                 lock.release()
 
@@ -303,6 +311,8 @@ class Index:
 
         `after`/`before` (YYYY-MM-DD, inclusive) keep dated articles in that range;
         `source` keeps articles whose source or path contains it (case-insensitive).
+        A passage whose text repeats one ranked above it (the same article under two names,
+        a wire story two papers ran) is left out: each text is shown once.
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}.")
@@ -346,9 +356,10 @@ class Index:
             chunk = chunks[candidate.chunk_id]
             lang = chunk.metadata.get("lang", "en")
             # Coverage (tokenising the chunk) only matters below the similarity floor.
-            if self.fusion.passes(candidate.dense, 0.0) or self.fusion.passes(
-                candidate.dense, coverage(terms, chunk.text, lang)
-            ):
+            if (
+                self.fusion.passes(candidate.dense, 0.0)
+                or self.fusion.passes(candidate.dense, coverage(terms, chunk.text, lang))
+            ) and not repeats(chunk.text, [p.text for p in passages]):
                 passages.append(_passage(len(passages) + 1, score, chunk))
                 if len(passages) == k:
                     break

@@ -9,8 +9,10 @@ updated. A run that stops anywhere is completed by the next one without duplicat
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat as stat_mode
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +23,7 @@ from .chunking import chunk_spans
 from .dates import date_to_int
 from .errors import LoadError
 from .keyword import KeywordIndex
-from .loaders import LOADERS, discover, load_bytes
+from .loaders import DEFAULT_MAX_FILE_MB, LOADERS, discover, load_bytes, summarise
 from .manifest import DocumentRecord, FileRecord
 from .text import guess_language
 from .types import Article
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .core import Index
 
 # Bumped whenever loaders or chunking change what a file yields: every file is then re-planned.
-CHUNKING_VERSION = "chunks-2"
+CHUNKING_VERSION = "chunks-3"  # 3: invisible characters, NULs and data runs cleaned
 EMBED_SLICE = 256  # texts per encode call: sorted by length inside, progress shown between
 # Chunks per store write: bounds memory, and what a crash or Ctrl-C can lose (4-8 s of embedding
 # on 2 cores); large enough that Chroma's per-call cost is amortised.
@@ -129,10 +131,15 @@ def _opening(text: str) -> str:
 
 
 def run_index(
-    idx: Index, paths: list[Path], *, prune: bool = False, progress: bool = False
+    idx: Index,
+    paths: list[Path],
+    *,
+    prune: bool = False,
+    progress: bool = False,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
 ) -> IndexReport:
     """Bring the index in line with the files under `paths` (see the module docstring)."""
-    run = _Run(idx, progress)
+    run = _Run(idx, progress, max_file_mb)
     for root in paths:
         if not root.exists() and not root.is_symlink():
             run.report.failed.append({"path": str(root), "error": "no such file or folder"})
@@ -159,7 +166,9 @@ def run_index(
 class _Run:
     """One indexing run: plans changed files, embeds and writes them in flushes."""
 
-    def __init__(self, idx: Index, progress: bool) -> None:
+    def __init__(
+        self, idx: Index, progress: bool, max_file_mb: float = DEFAULT_MAX_FILE_MB
+    ) -> None:
         from tqdm import tqdm
 
         self.idx = idx
@@ -167,6 +176,8 @@ class _Run:
         self.generation: int | None = None  # set on the run's first change to the store
         self.pending: list[_Plan] = []
         self.queued = 0
+        self.max_bytes = int(max_file_mb * 1_000_000)  # larger files are refused unread
+        self.texts: dict[str, str] = {}  # article text hash -> the file first seen with it
         self.bar = tqdm(total=0, unit="file", disable=not progress, desc="indexing", leave=False)
         # Chunking that differs from the one that built the index re-plans every file.
         self.pipeline = f"{CHUNKING_VERSION}:{idx.chunk_size}:{idx.chunk_overlap}"
@@ -187,6 +198,16 @@ class _Run:
 
     def add_file(self, path: Path, supported: bool) -> None:
         shown = display_path(path)
+        if path.is_symlink() and path.is_dir():
+            self.report.skipped += 1
+            self.report.notes.append(
+                {
+                    "path": shown,
+                    "note": "skipped: a link to a folder is not followed (a link loop could "
+                    "trap the walk); to index that folder, name it on the command line",
+                }
+            )
+            return
         if not supported:
             self.report.skipped += 1
             self.report.notes.append(
@@ -197,8 +218,9 @@ class _Run:
                 }
             )
             return
-        plan = _plan_file(self.idx, path, shown, self.report, self.force)
+        plan = _plan_file(self.idx, path, shown, self.report, self.force, self.max_bytes)
         if plan is not None:
+            self.same_text(plan, shown)
             self.pending.append(plan)
             self.queued += len(plan.rows)
             if self.queued >= self.idx.flush_chunks:
@@ -225,6 +247,20 @@ class _Run:
             self.settle(plan, existing)
         self.pending.clear()
         self.queued = 0
+
+    def same_text(self, plan: _Plan, shown: str) -> None:
+        """Note an article whose text another file of this run holds too: both are indexed
+        (vectors are shared by text), and search shows each passage once."""
+        for doc in plan.documents:
+            first = self.texts.setdefault(_hash(doc.text), shown)
+            if first != shown:
+                self.report.notes.append(
+                    {
+                        "path": shown,
+                        "note": f"same text as {first}: indexed under both names; search "
+                        "shows each of its passages once",
+                    }
+                )
 
     def tick(self) -> None:
         self.bar.set_postfix_str(f"{self.report.embedded} chunks embedded", refresh=True)
@@ -300,8 +336,46 @@ def _vectors(idx: Index, rows: list[_Row], report: IndexReport, tick) -> np.ndar
     return np.stack([known[r.metadata["text_sha"]] for r in rows])
 
 
+def _unreadable(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop (the link leads back to itself); fix or remove the link"
+    if exc.errno == errno.ENOENT:
+        return "the file is gone (deleted during the run, or a link to a missing file)"
+    return f"cannot read the file ({exc.strerror or exc}); check it exists and is readable"
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a path is not a file to read (reading a named pipe would wait forever)."""
+    if stat_mode.S_ISREG(mode):
+        return None
+    kind = (
+        "a named pipe (FIFO)"
+        if stat_mode.S_ISFIFO(mode)
+        else "a socket"
+        if stat_mode.S_ISSOCK(mode)
+        else "a device"
+        if stat_mode.S_ISCHR(mode) or stat_mode.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    return f"{kind}, not a file: dossier reads regular files only, and read nothing from it"
+
+
+def _too_large(size: int, limit: int, chunk_size: int, overlap: int) -> str:
+    passages = size // max(1, chunk_size - overlap)
+    return (
+        f"not read: {size / 1e6:,.1f} MB is over the {limit / 1e6:g} MB limit for one file "
+        f"(max_file_mb), about {passages:,} passages to embed. To index it, raise the limit "
+        f"with --max-file-mb {size // 1_000_000 + 1} (or DOSSIER_MAX_FILE_MB), or split the file"
+    )
+
+
 def _plan_file(
-    idx: Index, path: Path, shown: str, report: IndexReport, force: bool
+    idx: Index,
+    path: Path,
+    shown: str,
+    report: IndexReport,
+    force: bool,
+    max_bytes: int = int(DEFAULT_MAX_FILE_MB * 1_000_000),
 ) -> _Plan | None:
     file = os.path.abspath(path)
     try:
@@ -311,15 +385,16 @@ def _plan_file(
             report.unchanged += 1
             report.skipped += 1
             return None
+        # Checked on stat(), before reading: no wait on a pipe, no 50 MB read to refuse it.
+        refused = _not_regular(stat.st_mode)
+        if refused is None and stat.st_size > max_bytes:
+            refused = _too_large(stat.st_size, max_bytes, idx.chunk_size, idx.chunk_overlap)
+        if refused:
+            report.failed.append({"path": shown, "error": refused})
+            return None
         data = path.read_bytes()
     except OSError as exc:
-        report.failed.append(
-            {
-                "path": shown,
-                "error": f"cannot read the file "
-                f"({exc.strerror or exc}); check it exists and is readable",
-            }
-        )
+        report.failed.append({"path": shown, "error": _unreadable(exc)})
         return None
     record = FileRecord(
         file, shown, stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()
@@ -334,8 +409,18 @@ def _plan_file(
     except LoadError as exc:
         report.failed.append({"path": shown, "error": exc.reason})
         return None
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:  # a loader's own bug:
+        # one file, not the whole run (tests/test_loaders_fuzz.py hunts for these).
+        report.failed.append(
+            {
+                "path": shown,
+                "error": f"could not be read ({exc.__class__.__name__}: {exc}); this is a "
+                "dossier bug, please report it with the file",
+            }
+        )
+        return None
     if load.errors:
-        report.failed.append({"path": shown, "error": "; ".join(load.errors)})
+        report.failed.append({"path": shown, "error": summarise(load.errors)})
     for warning in load.warnings:
         report.notes.append({"path": shown, "note": warning})
     documents, rows = [], []

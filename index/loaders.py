@@ -6,6 +6,7 @@ nothing raises `LoadError` naming the file and the reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -14,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dates import DateError, parse_date, split_date_marker
-from .encoding import BinaryContentError, decode_bytes
+from .dates import DATE_MARKER, DateError, parse_date, split_date_marker
+from .encoding import BinaryContentError, decode
 from .errors import LoadError
 from .types import Article
 
@@ -27,6 +28,17 @@ URL_FIELDS = ("url", "link")
 ID_FIELDS = ("id", "guid")
 
 _MAX_TITLE = 200
+# A run of non-space characters longer than this is data (base64, a hex dump, minified
+# code), not language: it is taken out of the article's text, with a note. 2,048 is the
+# longest URL the sitemaps protocol allows (sitemaps.org), so genuine long URLs stay.
+MAX_RUN = 2048
+_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
+# Files larger than this are refused before being read (by the indexer, on stat()): a news
+# article is 2-50 KB, so 10 MB is hundreds of articles in one file and about 13,000 passages
+# to embed (some 10 minutes on a 2-core CPU); a 50 MB dump would take about an hour without
+# a word. `max_file_mb` (--max-file-mb, DOSSIER_MAX_FILE_MB) raises it.
+DEFAULT_MAX_FILE_MB = 10.0
+_SHOWN_ERRORS = 3  # a file's error list is cut to this many, then "... and N more"
 
 
 @dataclass
@@ -38,10 +50,34 @@ class FileLoad:
     warnings: list[str] = field(default_factory=list)  # indexed anyway (e.g. a bad date dropped)
 
 
-def _clean_text(raw: str) -> tuple[str | None, str]:
-    """Take a leading date marker off the text and trim surrounding whitespace."""
+def _clean_text(raw: str, warnings: list[str] | None = None) -> tuple[str | None, str]:
+    """Take a leading date marker off the text and trim surrounding whitespace; a marker
+    whose date is not a real date stays in the text, with a warning."""
     date, rest = split_date_marker(raw)
+    marker = DATE_MARKER.match(raw)
+    if warnings is not None and marker and date is None:
+        try:
+            parse_date(marker.group("date"))
+        except DateError as exc:
+            warnings.append(f"the date marker is not used: {exc}")
+    if warnings is not None:
+        _future(date, "the date marker", warnings)
     return date, rest.strip()
+
+
+def _future(date: str | None, what: str, warnings: list[str]) -> None:
+    """Warn about a date after tomorrow (time zones): kept as written, since dropping it would
+    lose a date that may be right, but said, since it is more often a typo."""
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    if date and date > tomorrow.isoformat():
+        warnings.append(f"{what} {date} is in the future; kept as written: check it")
+
+
+def summarise(errors: list[str]) -> str:
+    """A file's errors in one line: the first few, then how many more."""
+    shown = "; ".join(errors[:_SHOWN_ERRORS])
+    more = len(errors) - _SHOWN_ERRORS
+    return shown + (f"; … and {more:,} more" if more > 0 else "")
 
 
 def _title_line(text: str) -> str | None:
@@ -56,15 +92,24 @@ def _title_line(text: str) -> str | None:
 
 
 def _require_text(path: str, text: str) -> str:
-    if not text.strip():
-        raise LoadError(path, "no text (the file is empty or holds only whitespace)")
+    if not text.strip():  # an empty file never gets here (load_bytes): something was taken off
+        raise LoadError(path, "no text besides its date marker or front matter")
     return text
 
 
+_HTML_START = re.compile(r"\A\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
+
+
 def load_text(path: str, raw: str) -> FileLoad:
-    date, text = _clean_text(raw)
+    if _HTML_START.match(raw[:4096]):
+        result = load_html(path, raw)
+        result.warnings.append("holds an HTML page: read as HTML; rename it to .html")
+        return result
+    result = FileLoad()
+    date, text = _clean_text(raw, result.warnings)
     _require_text(path, text)
-    return FileLoad([Article(text=text, title=_title_line(text), date=date)])
+    result.articles.append(Article(text=text, title=_title_line(text), date=date))
+    return result
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -81,10 +126,23 @@ def load_markdown(path: str, raw: str) -> FileLoad:
             loaded = yaml.safe_load(match.group(1))
         except yaml.YAMLError as exc:
             loaded = None
-            result.warnings.append(f"front matter is not valid YAML ({exc.__class__.__name__})")
+            result.warnings.append(
+                f"front matter is not valid YAML ({exc.__class__.__name__}): its title, date "
+                "and source are ignored; fix its quotes and brackets"
+            )
+        except (ValueError, TypeError, OverflowError) as exc:  # "date: 2025-13-45"
+            loaded = None
+            result.warnings.append(
+                f"front matter ignored: a value YAML cannot read ({exc}); write dates as YYYY-MM-DD"
+            )
         meta = loaded if isinstance(loaded, dict) else {}
         raw = raw.lstrip("\ufeff")[match.end() :]
-    marker_date, text = _clean_text(raw)
+    if not match and raw.lstrip("\ufeff").startswith("---\n"):
+        result.warnings.append(
+            "front matter opened with --- but never closed: read as text; close it with a "
+            "line holding only ---"
+        )
+    marker_date, text = _clean_text(raw, result.warnings)
     _require_text(path, text)
     fields = _article_fields(meta, result.warnings, where="front matter")
     first_line = text.split("\n", 1)[0]
@@ -104,16 +162,17 @@ def load_html(path: str, raw: str) -> FileLoad:
     from .html import extract_html
 
     page = extract_html(raw)
-    marker_date, text = _clean_text(page.text)
+    result = FileLoad()
+    marker_date, text = _clean_text(page.text, result.warnings)
     if not text:
         raise LoadError(path, "no main text in the HTML (only scripts, styles or navigation)")
-    result = FileLoad()
     date = None
     if page.date:
         try:
             date = parse_date(page.date)
         except DateError as exc:
             result.warnings.append(f"date ignored: {exc}")
+        _future(date, "the page's date", result.warnings)
     result.articles.append(
         Article(text=text, title=page.title, date=date or marker_date, source=page.source)
     )
@@ -141,6 +200,7 @@ def _article_fields(obj: dict, warnings: list[str], where: str) -> dict:
             out["date"] = parse_date(date)
         except DateError as exc:
             warnings.append(f"{where}: field '{name}' ignored: {exc}")
+        _future(out["date"], f"{where}: field '{name}'", warnings)
     name, source = _first(obj, SOURCE_FIELDS)
     if isinstance(source, dict):
         source = source.get("name") or source.get("url")
@@ -159,7 +219,7 @@ def _json_article(obj: object, where: str, warnings: list[str]) -> Article:
         raise ValueError(f"no text field (expected one of: {', '.join(TEXT_FIELDS)})")
     if not isinstance(text, str):
         raise ValueError(f"field '{name}' should be a string, got {type(text).__name__}")
-    marker_date, text = _clean_text(text)
+    marker_date, text = _clean_text(text, warnings)
     if not text:
         raise ValueError(f"field '{name}' holds only whitespace")
     fields = _article_fields(obj, warnings, where)
@@ -260,23 +320,51 @@ def load_file(path: Path, display: str | None = None) -> FileLoad:
 
 
 def load_bytes(data: bytes, loader: Callable[[str, str], FileLoad], shown: str) -> FileLoad:
+    """The articles in a file's bytes; LoadError naming `shown` when there are none."""
     if not data.strip():
         raise LoadError(shown, "no text (the file is empty or holds only whitespace)")
     try:
-        raw, encoding = decode_bytes(data)
+        decoded = decode(data)
     except BinaryContentError as exc:
         raise LoadError(shown, str(exc)) from None
+    if not decoded.text.strip():
+        raise LoadError(shown, "no text (the file holds only invisible or control characters)")
     try:
-        result = loader(shown, raw)
+        result = loader(shown, decoded.text)
     except RecursionError:
         raise LoadError(shown, "JSON nested too deeply to be an article") from None
-    if encoding == "cp1252":
+    result.warnings[:0] = decoded.notes
+    if decoded.encoding == "cp1252":
         result.warnings.append(
             "not valid UTF-8: read as Windows-1252; if accents look wrong, save it as UTF-8"
         )
+    _drop_data_runs(result)
     if not result.articles:
-        raise LoadError(shown, "; ".join(result.errors) or "no articles found")
+        raise LoadError(shown, summarise(result.errors) or "no articles found")
     return result
+
+
+def _drop_data_runs(result: FileLoad) -> None:
+    """Take runs of more than MAX_RUN non-space characters out of each article's text; an
+    article with nothing else becomes an error."""
+    kept = []
+    for art in result.articles:
+        runs = [len(m.group()) for m in _RUN.finditer(art.text)]
+        if not runs:
+            kept.append(art)
+            continue
+        what = (
+            f"{len(runs)} run(s) of more than {MAX_RUN:,} characters without a space "
+            f"(the longest {max(runs):,}: base64 or other data, not text)"
+        )
+        where = f"article {art.key}: " if art.key else ""
+        text = re.sub(r"\n{3,}", "\n\n", _RUN.sub("", art.text)).strip()
+        if not text:
+            result.errors.append(f"{where}no text: it holds only {what}")
+            continue
+        result.warnings.append(f"{where}removed {what}")
+        kept.append(Article(**{**art.__dict__, "text": text}))
+    result.articles = kept
 
 
 def discover(paths: list[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[Path, bool]]:
@@ -284,7 +372,7 @@ def discover(paths: list[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[
 
     Hidden files and folders (".dossier", ".git") and the folders in `exclude` (the index
     itself) are left out; symlinked folders are not followed, so a link loop cannot trap
-    the walk.
+    the walk: they are yielded as they are, for the caller to report.
     """
     excluded = {os.path.abspath(p) for p in exclude}
     seen: set[str] = set()
@@ -298,6 +386,8 @@ def discover(paths: list[Path], exclude: Iterable[Path] = ()) -> Iterator[tuple[
                     if not d.startswith(".") and os.path.abspath(Path(folder, d)) not in excluded
                 )
                 files.extend(Path(folder, n) for n in names if not n.startswith("."))
+                # Links to folders are listed too: the indexer says they are not followed.
+                files.extend(Path(folder, d) for d in dirs if os.path.islink(Path(folder, d)))
             files.sort()
         else:
             files = [root]

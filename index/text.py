@@ -127,3 +127,54 @@ def query_tokens(text: str) -> list[str]:
         for tok in tokens(text, lang, stop):
             out.setdefault(tok, None)
     return list(out)
+
+
+# A passage repeats one ranked above it when this share of its word triples (3-word shingles)
+# occur in that one, and it names no one and nothing that one does not (see `_named`): a wire
+# story run by two papers with another headline or closing line, cut into chunks at other
+# places. Neighbouring chunks of one article share their overlap (200 of 800 characters by
+# default), about a quarter: well below. Articles made from one template ("the council of
+# Quimper voted…", "the council of Brest voted…") share most triples but name other places,
+# and are all kept.
+REPEAT_SHARE = 0.6
+
+
+@lru_cache(maxsize=4096)  # a search compares each passage with those above it
+def _shingles(text: str) -> frozenset[tuple[str, ...]]:
+    words = [unaccent(w) for w in _words(text)]
+    return frozenset(tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
+
+
+_SENTENCE_CUT = re.compile(r"[.!?…\n]+")
+_FIGURE = re.compile(r"\w*\d\w*")
+
+
+@lru_cache(maxsize=4096)
+def _named(text: str) -> frozenset[str]:
+    """Names and figures: capitalised words inside a sentence (not its first word), and
+    words holding digits. Two passages that differ in these say different things."""
+    out = set(_FIGURE.findall(text))
+    for sentence in _SENTENCE_CUT.split(text):
+        out.update(unaccent(w.lower()) for w in _WORD.findall(sentence)[1:] if w[0].isupper())
+    return frozenset(out)
+
+
+@lru_cache(maxsize=4096)
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def repeats(text: str, earlier: list[str]) -> bool:
+    """Whether `text` repeats one of `earlier`: the same text (up to case and spacing), or
+    nearly (see REPEAT_SHARE)."""
+    if not earlier:
+        return False
+    if _normal(text) in {_normal(e) for e in earlier}:
+        return True
+    mine, names = _shingles(text), _named(text)
+    for other in earlier:
+        theirs = _shingles(other)
+        shared = len(mine & theirs) >= REPEAT_SHARE * min(len(mine), len(theirs))
+        if shared and names <= _named(other):
+            return True
+    return False

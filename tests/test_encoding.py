@@ -115,8 +115,11 @@ def _png_like(seed: int = 0, size: int = 4000) -> bytes:
 def test_binary_data_is_refused(seed):
     data = _png_like(seed)
     assert b"\x00" in data
-    with pytest.raises(BinaryContentError, match="binary"):
+    with pytest.raises(BinaryContentError, match="a PNG image, not text"):
         decode_bytes(data)
+    # Without its signature, the same bytes are still refused, as binary.
+    with pytest.raises(BinaryContentError, match="binary"):
+        decode_bytes(data[8:])
 
 
 def test_binary_data_that_happens_to_be_valid_utf8_is_still_refused():

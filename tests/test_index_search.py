@@ -141,11 +141,11 @@ def test_bad_files_are_reported_and_the_rest_indexed(make_index, tmp_path):
         "dangling.txt",
     }
     assert "empty" in failed["empty.txt"] and "whitespace" in failed["blank.md"]
-    assert "binary" in failed["binary.txt"]
+    assert "a PNG image, not text" in failed["binary.txt"]
     assert "line 1: invalid JSON" in failed["broken.json"]
     assert "no text field" in failed["notext.json"]
     assert "line 2: invalid JSON" in failed["feed.jsonl"] and "line 4" in failed["feed.jsonl"]
-    assert "cannot read" in failed["dangling.txt"]
+    assert "a link to a missing file" in failed["dangling.txt"]
     assert [n["path"] for n in report.notes if "pdf" in n["note"]] != []
     assert report.documents == 3, "good.txt and the two good JSONL lines are indexed"
     assert "Brest" in idx.search("harbour reopened after the storm", k=1)[0].text
