@@ -185,6 +185,8 @@ def build(assistant: Assistant):
     """The Gradio Blocks of the chat page, bound to `assistant`."""
     import gradio as gr
 
+    from .api import MAX_K
+
     def model_choices() -> list[str]:
         try:
             models = list(assistant.choice().models)
@@ -299,6 +301,15 @@ def build(assistant: Assistant):
     # (this module's annotations are strings).
     on_vote.__annotations__["vote"] = gr.LikeData
 
+    def search(query: str, k: int = 5) -> dict:
+        """The `k` (1-50) passages that best match `query`, best first (as POST /api/search)."""
+        if not (query or "").strip():
+            raise gr.Error("query: give the words to search for (it was empty)")
+        if not 1 <= int(k) <= MAX_K:
+            raise gr.Error(f"k: {k} passages asked for; ask for 1 to {MAX_K}")
+        passages = assistant.index.search(query, int(k))
+        return {"query": query, "passages": [p.to_dict() for p in passages]}
+
     def refresh():
         try:
             choice = assistant.choice(refresh=True)
@@ -369,6 +380,8 @@ def build(assistant: Assistant):
         )
         add.click(add_files, [files], [added, status], api_name="add_files", concurrency_limit=1)
         recheck.click(refresh, None, [status, model], api_name=False)
+        # For scripts (gradio_client): the page's search without an answer, in its own queue.
+        gr.api(search, api_name="search", concurrency_id="search")
     return page
 
 
