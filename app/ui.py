@@ -302,7 +302,8 @@ def build(assistant: Assistant):
     on_vote.__annotations__["vote"] = gr.LikeData
 
     def search(query: str, k: int = 5) -> dict:
-        """The `k` (1-50) passages that best match `query`, best first (as POST /api/search)."""
+        """The `k` (1-50) passages that best match `query`, best first (as POST /api/search).
+        With gradio_client, pass `download_files=False`: it would take `path` for a file."""
         if not (query or "").strip():
             raise gr.Error("query: give the words to search for (it was empty)")
         if not 1 <= int(k) <= MAX_K:
@@ -409,6 +410,9 @@ def launch(
     from .api import create_api
 
     page = build(assistant)
+    # Two events of a kind at once (answers; the page's searches): the answers are CPU-bound on
+    # the cores the server has, and with an LLM server one or two answer at a time anyway.
+    # Measured with `python -m eval.load` (README, "Under load"): 4 at once gave no better p95.
     page.queue(default_concurrency_limit=2)
     api = create_api(assistant, token=api_token, writer_secret=writer_secret)
     auth = None

@@ -1,7 +1,8 @@
 """Many users at once: concurrent searches and extractive answers through the JSON API and
 through the chat page's Gradio queue, each checked against the same question asked alone.
 
-    python -m eval.load [--url URL] [--searches 50] [--answers 20] [--paths api,gradio] [--json]
+    python -m eval.load [--url URL] [--searches 50] [--answers 20] [--paths api,gradio]
+                        [--json] [--out FILE.json]
 
 Without `--url` it indexes tests/data/news and the sample article into a temporary folder and
 starts its own `dossier serve --llm extractive` on a free loopback port (stopped at the end).
@@ -397,7 +398,9 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
 def queue_figures(results: list[Result]) -> dict:
     """How the Gradio queue treated a kind's requests, from the messages each user received:
     the queue position first given (0 = next to run), the wait from sending to the event's
-    start, and how many of them were being processed at the same moment."""
+    start, and how many of them were being processed at the same moment (as the clients saw
+    it: a completion reaches its client just after the slot is freed, so this can read one
+    above the event's concurrency limit)."""
     ranks, waits, intervals = [], [], []
     for r in results:
         seen = [u["rank"] for u in r.queue if u["msg"] == "estimation" and u["rank"] is not None]
@@ -460,6 +463,7 @@ def run(
 ) -> dict:
     """Load the server at `url` with `probes` on each path; the report as a dict."""
     rows = []
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     for name in paths:
         client = (
             ApiPath(url, token, len(probes), timeout)
@@ -493,6 +497,7 @@ def run(
         "searches": sum(p.kind == "search" for p in probes),
         "answers": sum(p.kind == "answer" for p in probes),
         "cores": os.cpu_count(),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
         "rows": rows,
         "errors": sum(len(r.get("errors", ())) for r in rows),
         "mixed_up": sum(len(r.get("mixed_up", ())) for r in rows),
@@ -573,29 +578,33 @@ def print_report(report: dict) -> None:
     console = Console()
     table = Table(
         title=f"{report['searches']} searches + {report['answers']} extractive answers at once, "
-        f"per path ({report['cores']} cores)"
+        f"per path ({report['cores']} cores, load average {report['load_average'][0]} before "
+        f"and {report['load_average'][1]} after); ms"
     )
-    for column in ("path", "kind", "n", "errors", "mixed up", "own article", "alone p50",
-                   "alone p95", "p50 ms", "p95 ms", "max ms", "wall s", "queue"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("path", "kind", "queue") else "right")
+    for column in ("path", "kind", "n", "errors", "mixed up", "own article",
+                   "alone p50 / p95", "at once p50 / p95 / max", "wall s"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("path", "kind") else "right")
     for row in report["rows"]:
         if row["kind"] == "all":
             continue
-        q = row.get("queue")
-        queue = (
-            f"{q['processing_at_once_max']} at once; {q['queued']} queued, position ≤ "
-            f"{q['first_position_max']}"
-            if q
-            else ""
-        )
+        alone, busy = row["alone"], row["at_once"]
         table.add_row(
             row["path"], row["kind"], str(row["requests"]), str(len(row["errors"])),
             str(len(row["mixed_up"])), f"{row['own_article']}/{row['requests']}",
-            _ms(row["alone"]["p50_ms"]), _ms(row["alone"]["p95_ms"]),
-            _ms(row["at_once"]["p50_ms"]), _ms(row["at_once"]["p95_ms"]),
-            _ms(row["at_once"]["max_ms"]), f"{row['wall_s']:.1f}", queue,
+            f"{_ms(alone['p50_ms'])} / {_ms(alone['p95_ms'])}",
+            f"{_ms(busy['p50_ms'])} / {_ms(busy['p95_ms'])} / {_ms(busy['max_ms'])}",
+            f"{row['wall_s']:.1f}",
         )  # fmt: skip
     console.print(table)
+    for row in report["rows"]:
+        q = row.get("queue")
+        if q:
+            console.print(
+                f"Gradio queue, {row['kind']}: {q['queued']} of {row['requests']} queued "
+                f"(first position p50 {q['first_position_p50']}, max {q['first_position_max']}); "
+                f"wait p50 / p95 {_ms(q['wait']['p50_ms'])} / {_ms(q['wait']['p95_ms'])} ms; "
+                f"at most {q['processing_at_once_max']} seen processing at once."
+            )
     for row in report["rows"]:
         for e in row.get("errors", ()):
             console.print(f"[red]error[/] {row['path']} {row['kind']} {e['id']}: {e['error']}")
@@ -618,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("DOSSIER_API_TOKEN"))
     parser.add_argument("--password", default=os.environ.get("DOSSIER_PASSWORD"))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args(argv)
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     if not paths or set(paths) - set(PATHS):
@@ -637,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
             own_server(Path(work)) as url,
         ):
             report = run(url, probes, **options)
+    if args.out:
+        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

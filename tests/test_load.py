@@ -67,7 +67,8 @@ def test_the_page_search_endpoint_names_a_bad_field(server):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    client = Client(server, verbose=False)
+    # Passages carry a `path`, which gradio_client (sse_v3) would take for a file to download.
+    client = Client(server, verbose=False, download_files=False)
     found = client.predict("Combien de conducteurs ?", 3, api_name="/search")
     assert found["query"] == "Combien de conducteurs ?" and len(found["passages"]) == 3
     with pytest.raises(AppError, match="query: give the words to search for"):
@@ -119,4 +120,4 @@ def test_without_a_url_it_serves_its_own_index(tmp_path):
         ("api", "answer"),
         ("gradio", "search"),
     }
-    assert list(tmp_path.iterdir()) == []  # its temporary index is gone
+    assert list(tmp_path.glob("dossier-load-*")) == []  # its temporary index is gone
