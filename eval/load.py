@@ -2,7 +2,7 @@
 through the chat page's Gradio queue, each checked against the same question asked alone.
 
     python -m eval.load [--url URL] [--searches 50] [--answers 20] [--paths api,gradio]
-                        [--json] [--out FILE.json]
+                        [--cold] [--json] [--out FILE.json]
 
 Without `--url` it indexes tests/data/news and the sample article into a temporary folder and
 starts its own `dossier serve --llm extractive` on a free loopback port (stopped at the end).
@@ -11,7 +11,8 @@ or DOSSIER_PASSWORD for the page); answers are asked for in extractive mode eith
 
 Each request carries a distinct question of tests/data/news_questions.jsonl, whose article is
 known. Per path, every question is first asked alone, one after another (the reference, and
-the latency of a quiet server; before the first path, once more untimed, to warm the caches);
+the latency of a quiet server; before the first path, once more untimed, to warm the caches;
+with `--cold` the first path's burst comes first instead, caches empty);
 then all the searches and all the answers are released together, each from its own thread (its
 own HTTP connection, or its own Gradio session). A response counts as mixed up when it says it
 answers another question, or differs from the reference for its own question (the passages'
@@ -460,8 +461,13 @@ def run(
     token: str | None = None,
     password: str | None = None,
     timeout: float = 600.0,
+    cold: bool = False,
 ) -> dict:
-    """Load the server at `url` with `probes` on each path; the report as a dict."""
+    """Load the server at `url` with `probes` on each path; the report as a dict.
+
+    `cold`: the first path's burst comes first, on a server that has not seen these questions
+    (its caches fill from many threads at once), and the reference after it; the figures of
+    that path then include the cold start."""
     rows = []
     load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     for name in paths:
@@ -472,10 +478,14 @@ def run(
         )
         try:
             calls = client.prepare(probes)
-            if not rows:  # warm-up, untimed: the model, and the sentence vectors the assistant
-                alone(calls)  # caches, so every timed pass (either path) finds the same caches
-            quiet = alone(calls)
-            busy, wall = at_once(calls)
+            if cold and not rows:
+                busy, wall = at_once(calls)
+                quiet = alone(calls)
+            else:
+                if not rows:  # warm-up, untimed: the model, and the sentence vectors the
+                    alone(calls)  # assistant caches, so every timed pass finds the same caches
+                quiet = alone(calls)
+                busy, wall = at_once(calls)
         finally:
             client.close()
         for kind in ("search", "answer"):
@@ -497,6 +507,7 @@ def run(
         "searches": sum(p.kind == "search" for p in probes),
         "answers": sum(p.kind == "answer" for p in probes),
         "cores": os.cpu_count(),
+        "cold": cold,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
         "rows": rows,
         "errors": sum(len(r.get("errors", ())) for r in rows),
@@ -627,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("DOSSIER_API_TOKEN"))
     parser.add_argument("--password", default=os.environ.get("DOSSIER_PASSWORD"))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
+    parser.add_argument(
+        "--cold", action="store_true", help="the first burst before any warm-up or reference"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args(argv)
@@ -638,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     options = {"paths": paths, "token": args.token, "password": args.password,
-               "timeout": args.timeout}  # fmt: skip
+               "timeout": args.timeout, "cold": args.cold}  # fmt: skip
     if args.url:
         report = run(args.url.rstrip("/"), probes, **options)
     else:

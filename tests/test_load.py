@@ -9,6 +9,8 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -75,6 +77,41 @@ def test_the_page_search_endpoint_names_a_bad_field(server):
         client.predict("  ", 5, api_name="/search")
     with pytest.raises(AppError, match="k: 99 passages asked for; ask for 1 to 50"):
         client.predict("tram", 99, api_name="/search")
+
+
+def test_a_cold_servers_first_requests_at_once_load_the_model_once(make_index, tmp_path):
+    """A server's first users arrive together. Each of them used to load its own copy of the
+    model (40 first searches at once: 40 copies, 11 s instead of 1 s, found by `--cold`)."""
+    from index import Index
+
+    built = make_index("idx")
+    assert not built.add([CORPUS]).failed
+    built.close()
+    idx = Index(tmp_path / "idx")  # as `dossier serve` opens it: the model loaded when needed
+    loaded = []
+
+    def watch(frame, event, _arg):  # sees each thread's calls; changes nothing
+        if event == "call" and frame.f_code.co_qualname in (
+            "OnnxEmbedder.__init__",
+            "SentenceTransformerEmbedder.__init__",
+        ):
+            loaded.append(frame.f_code.co_qualname)
+
+    threading.setprofile(watch)
+    try:
+        gate = threading.Barrier(16)
+
+        def search(_):
+            gate.wait()
+            return idx.search("Why was the agent arrested?", 3)
+
+        with ThreadPoolExecutor(16) as pool:
+            found = list(pool.map(search, range(16)))
+    finally:
+        threading.setprofile(None)
+        idx.close()
+    assert all(f == found[0] and f for f in found)
+    assert len(loaded) == 1, loaded
 
 
 def test_a_response_for_another_question_counts_as_mixed_up():
