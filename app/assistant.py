@@ -275,12 +275,16 @@ class Assistant:
         self._openai_api_key = openai_api_key  # not shown: kept out of reprs and messages
         self._choices: dict[tuple[str, str | None], tuple[float, Choice]] = {}
         self._embedder: CachedEmbedder | None = None
+        self._embedder_lock = threading.Lock()
 
     @property
     def embedder(self) -> CachedEmbedder:
         """The index's model with a cache of the sentences of passages seen recently."""
         if self._embedder is None:
-            self._embedder = CachedEmbedder(self.index.embedder)
+            embedder = self.index.embedder  # loaded once, however many threads ask at first
+            with self._embedder_lock:
+                if self._embedder is None:  # one cache, not one per first request
+                    self._embedder = CachedEmbedder(embedder)
         return self._embedder
 
     # -- the LLM ----------------------------------------------------------------------------

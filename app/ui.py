@@ -193,6 +193,8 @@ def build(assistant: Assistant):
     """The Gradio Blocks of the chat page, bound to `assistant`."""
     import gradio as gr
 
+    from .api import MAX_K
+
     def model_choices() -> list[str]:
         try:
             models = list(assistant.choice().models)
@@ -311,6 +313,16 @@ def build(assistant: Assistant):
     # (this module's annotations are strings).
     on_vote.__annotations__["vote"] = gr.LikeData
 
+    def search(query: str, k: int = 5) -> dict:
+        """The `k` (1-50) passages that best match `query`, best first (as POST /api/search).
+        With gradio_client, pass `download_files=False`: it would take `path` for a file."""
+        if not (query or "").strip():
+            raise gr.Error("query: give the words to search for (it was empty)")
+        if not 1 <= int(k) <= MAX_K:
+            raise gr.Error(f"k: {k} passages asked for; ask for 1 to {MAX_K}")
+        passages = assistant.index.search(query, int(k))
+        return {"query": query, "passages": [p.to_dict() for p in passages]}
+
     def refresh():
         try:
             choice = assistant.choice(refresh=True)
@@ -383,6 +395,8 @@ def build(assistant: Assistant):
         )
         add.click(add_files, [files], [added, status], api_name="add_files", concurrency_limit=1)
         recheck.click(refresh, None, [status, model], api_name=False)
+        # For scripts (gradio_client): the page's search without an answer, in its own queue.
+        gr.api(search, api_name="search", concurrency_id="search")
     return page
 
 
@@ -431,6 +445,9 @@ def create_app(
     from .api import create_api
 
     page = build(assistant)
+    # Two events of a kind at once (answers; the page's searches): the answers are CPU-bound on
+    # the cores the server has, and with an LLM server one or two answer at a time anyway.
+    # Measured with `python -m eval.load` (README, "Under load"): 4 at once gave no better p95.
     page.queue(default_concurrency_limit=2)
     api = create_api(assistant, token=api_token, writer_secret=writer_secret)
     _guard(api, host)

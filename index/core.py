@@ -89,6 +89,9 @@ class Index:
             self.store = ChromaStore(self.dir / "chroma", collection=collection)
         self._embedder = embedder
         self._checked = False
+        # A server's first requests arrive together: one of them loads the model, the rest wait
+        # (each loaded its own copy: 40 first searches at once took 11 s instead of 1 s).
+        self._embedder_lock = threading.Lock()
         self._keyword: KeywordIndex | None = None
         self._keyword_generation = -1
         self._keyword_lock = threading.RLock()
@@ -124,11 +127,13 @@ class Index:
     @property
     def embedder(self) -> Embedder:
         """The embedding model, loaded once, and checked against the one that built the index."""
-        if self._embedder is None:
-            self._embedder = self._load_embedder()
-        if not self._checked:
-            self._check_model(self._embedder)
-            self._checked = True
+        if self._embedder is None or not self._checked:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = self._load_embedder()
+                if not self._checked:
+                    self._check_model(self._embedder)
+                    self._checked = True
         return self._embedder
 
     @property
