@@ -541,12 +541,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "trickle":
             self._start_stream()
             sent = 0
-            while True:  # ends when the client goes (a broken pipe) or the server stops
-                self._chunk(_line(_part(name, pieces[sent % len(pieces)])))
-                sent += 1
-                if self.standin.stopping.wait(self.standin.interval):
-                    self._drop()
-                    return
+            with self.standin._streaming():
+                while True:  # ends when the client goes (a broken pipe) or the server stops
+                    self._chunk(_line(_part(name, pieces[sent % len(pieces)])))
+                    sent += 1
+                    if self.standin.stopping.wait(self.standin.interval):
+                        self._drop()
+                        return
         pieces = [*pieces[:2], "", ""][:2]
         lines = [_line(_part(name, piece)) for piece in pieces]
         if fault == "cut_clean":  # the framing an HTTP/1.0 proxy would use: close-delimited
@@ -659,6 +660,8 @@ class StandInOllama:
         self.reply = reply
         self.requests: _RequestLog = _RequestLog()
         self.evaluations: _RequestLog = _RequestLog()
+        self._streams = 0
+        self._streams_lock = threading.Lock()
         self.stopping = threading.Event()
         self.started_at = _now()
         self._server = _Server(self)
@@ -725,6 +728,22 @@ class StandInOllama:
         self._thread.join(timeout=1)
 
     # -- used by the handler ----------------------------------------------------------------
+
+    @property
+    def open_streams(self) -> int:
+        """Endless ("trickle") replies still being written: 0 once their clients hang up."""
+        with self._streams_lock:
+            return self._streams
+
+    @contextlib.contextmanager
+    def _streaming(self):
+        with self._streams_lock:
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._streams_lock:
+                self._streams -= 1
 
     def _record(self, method: str, path: str, body: Any) -> None:
         self.requests.append({"method": method, "path": path, "body": body})

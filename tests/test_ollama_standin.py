@@ -445,9 +445,17 @@ def test_fault_trickle_streams_forever_without_done(server):
     assert not any(p.done for p in parts)
     text = "".join(p.message.content for p in parts)
     assert text.startswith(ANSWER) and text.count("France arrested") > 2, "the answer, over again"
-    started = time.monotonic()
-    server.stop()  # the handler stops too (the client above has gone: a broken pipe)
-    assert time.monotonic() - started < 1
+    deadline = time.monotonic() + 2
+    while server.open_streams and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.open_streams == 0, "the client hung up: the handler stopped writing"
+    server.fault = "trickle"
+    with ollama.Client(host=server.url, timeout=1) as c:
+        next(iter(c.chat(MODEL, messages=user(PROMPT), stream=True)))
+        assert server.open_streams == 1
+        started = time.monotonic()
+        server.stop()  # and the server's stop ends one still going
+        assert time.monotonic() - started < 1
 
 
 def test_fault_trickle_without_streaming_stalls(server):
