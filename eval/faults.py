@@ -89,18 +89,20 @@ class Outcome:
     seconds: float
     answer: Answer | None = None
     error: str | None = None
+    status: str = ""  # the status line: which mode answers, and why
 
     @property
     def message(self) -> str:
         if self.error is not None:
             return self.error
         assert self.answer is not None
-        return self.answer.notice or f"answered by {self.answer.mode}"
+        return self.answer.notice or f"(answered) {self.status}"
 
 
 def bound(timeout: float) -> float:
-    """The most any question may take here: the model list, a whole reply, and EXTRA."""
-    return PROBE_TIMEOUT + answer_deadline(timeout) + EXTRA
+    """The most any question may take here: the model list and the model's context length
+    (PROBE_TIMEOUT each), a whole reply, and EXTRA."""
+    return 2 * PROBE_TIMEOUT + answer_deadline(timeout) + EXTRA
 
 
 def closed_port_url() -> str:
@@ -146,12 +148,15 @@ def run(
         else:
             assistant = Assistant(index, **options)
             question = QUESTION
-        started = time.monotonic()
+        started, status, answer = time.monotonic(), "", None
         try:
-            answer = assistant.ask(question)
+            for event in assistant.stream(question):
+                status = status or (event.text if event.kind == "status" else "")
+                answer = event.answer or answer
         except LLMError as exc:
             return Outcome(time.monotonic() - started, error=str(exc)), standin.evaluations
-        return Outcome(time.monotonic() - started, answer=answer), standin.evaluations
+        outcome = Outcome(time.monotonic() - started, answer=answer, status=status)
+        return outcome, standin.evaluations
     finally:
         watchdog.cancel()
         standin.stop()
@@ -192,7 +197,8 @@ def main() -> None:
     print(
         f"DOSSIER_LLM_TIMEOUT {args.timeout:g} s: a whole reply may take "
         f"{answer_deadline(args.timeout):g} s; every question here is bounded by "
-        f"{bound(args.timeout):g} s (model list {PROBE_TIMEOUT:g} s + reply + {EXTRA:g} s)."
+        f"{bound(args.timeout):g} s (model list and /api/show {PROBE_TIMEOUT:g} s each + "
+        f"reply + {EXTRA:g} s)."
     )
     print()
     print(table(rows))

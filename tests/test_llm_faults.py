@@ -250,3 +250,18 @@ def test_the_http_api_streams_a_fallback_or_an_error_for_an_endless_stream(workd
     assert strict[-1][0] == "error" and "still writing its answer" in strict[-1][1]["error"]
     assert plain.status_code == 502 and "still writing its answer" in plain.json()["detail"]
     assert auto_took < bound(TIMEOUT) and strict_took < bound(TIMEOUT)
+
+
+def test_the_fault_table_shows_the_message_and_both_times(sample_index, dense_index):
+    from eval.faults import table
+
+    fault = next(f for f in FAULTS if f.fault == "500")
+    auto, _ = run(fault, "auto", sample_index, dense_index, TIMEOUT)
+    strict, _ = run(fault, "ollama", sample_index, dense_index, TIMEOUT)
+    header, _, row = table([(fault, auto, strict)]).splitlines()
+    assert header == (
+        "| fault | message the user sees | time to answer (auto) | time to error (ollama) |"
+    )
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[0] == "server error (500)" and cells[1] == strict.error
+    assert cells[2].endswith("s (extractive)") and cells[3] == f"{strict.seconds:.2f} s"
