@@ -61,8 +61,9 @@ stand-in keeps what current Ollama keeps (ollama/ollama#17427, #17889): the firs
 (``num_keep``) and the end of the prompt, ``num_ctx // 2 + 2`` tokens in all (older versions
 kept the end up to the whole window; either way the start of the prompt, the system message
 and the first passages, is lost), and answers from what is left. A request with ``"truncate":
-false`` (accepted on /api/chat since Ollama 0.12, default true) gets 400 ``{"error": "the
-input length exceeds the context length"}`` instead (the wording of Ollama's embed endpoint).
+false`` (accepted on /api/chat by recent versions, default true; ollama/ollama#17944) gets
+400 ``{"error": "the input length exceeds the context length"}`` instead (the wording of
+Ollama's embed endpoint: its chat wording is not documented).
 ``.evaluations`` records, for each answered chat, the window, the prompt's tokens and how many
 were evaluated.
 
