@@ -10,6 +10,7 @@ an `LLMError` whose message names the server and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,11 +29,38 @@ PREFERRED_MODELS = (
 )
 LLM_MODES = ("auto", "ollama", "openai", "extractive")
 PROBE_TIMEOUT = 3.0  # seconds: a server that does not list its models by then is "not reachable"
+# A whole reply may take this many LLM timeouts (DOSSIER_LLM_TIMEOUT, "seconds without a byte"):
+# one to load the model and read the prompt, two to write a 512-token answer (at 2 tokens a
+# second or faster at the default 120 s). A server that keeps sending tokens without ever
+# finishing (a model in a loop) would never trip the per-byte timeout; this ends it.
+ANSWER_TIMEOUTS = 3
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
 class LLMError(Exception):
     """The LLM could not answer; the message says which server, what happened and the fix."""
+
+
+def answer_deadline(timeout: float) -> float:
+    """Seconds a whole reply may take, from the request to its last piece."""
+    return ANSWER_TIMEOUTS * timeout
+
+
+def endless(where: str, model: str, timeout: float) -> LLMError:
+    """The error for a reply still streaming at its deadline."""
+    return LLMError(
+        f"{where} ({model}) was still writing its answer after {answer_deadline(timeout):g} s "
+        f"without finishing it (a reply may take {ANSWER_TIMEOUTS} × DOSSIER_LLM_TIMEOUT); the "
+        "model may be repeating itself: check the server's log and ask again, or raise "
+        "DOSSIER_LLM_TIMEOUT for a model this slow."
+    )
+
+
+def prompt_words(system: str, prompt: str) -> int:
+    """A lower bound on the prompt's tokens: every word is at least one token for the BPE and
+    SentencePiece tokenizers of Llama, Qwen, Mistral and Gemma (they split at spaces first),
+    and the chat template only adds to it."""
+    return len(system.split()) + len(prompt.split())
 
 
 class Backend(Protocol):
@@ -85,7 +113,8 @@ def list_models(url: str, timeout: float = PROBE_TIMEOUT) -> list[str]:
     import ollama
 
     try:
-        listed = ollama.Client(host=url, timeout=timeout).list()
+        with ollama.Client(host=url, timeout=timeout) as client:
+            listed = client.list()
     except (ConnectionError, httpx.HTTPError) as exc:
         raise LLMError(
             f"Ollama is not reachable at {url} ({_reason(exc)}): start it with `ollama serve`, "
@@ -145,19 +174,48 @@ class OllamaBackend:
         ]
 
     def stream(self, system: str, prompt: str) -> Iterator[str]:
-        done = False
+        final: dict | None = None
+        deadline = time.monotonic() + answer_deadline(self.timeout)
+        parts = None
         try:
-            for part in self._llm.stream_chat(self._messages(system, prompt)):
-                done = bool((part.raw or {}).get("done"))
+            parts = self._llm.stream_chat(self._messages(system, prompt))
+            for part in parts:
+                raw = part.raw or {}
                 if part.delta:
                     yield part.delta
+                if raw.get("done"):
+                    final = raw
+                elif time.monotonic() > deadline:
+                    raise endless(f"Ollama at {self.url}", self.model, self.timeout)
         except Exception as exc:
             raise self._error(exc) from None
-        if not done:
+        finally:
+            if parts is not None:  # closes the HTTP response when the reply is abandoned
+                with contextlib.suppress(Exception):
+                    parts.close()
+        if final is None:
             raise LLMError(
                 f"The answer from Ollama at {self.url} ({self.model}) was cut off before its "
                 "end; the server may have stopped or run out of memory. Check `ollama ps` "
                 "and the server's log, then ask again."
+            )
+        self._check_prompt_read(final, prompt_words(system, prompt))
+
+    def _check_prompt_read(self, final: dict, sent: int) -> None:
+        """LLMError when Ollama read fewer tokens than the prompt has words: it shortened the
+        prompt to fit the model's window (silently, answering 200, keeping the end), so the
+        instructions and the best passages were lost. Ollama before 0.2 could omit the count
+        on a cached prompt: no count, no verdict."""
+        read = final.get("prompt_eval_count")
+        if isinstance(read, int) and 0 < read < sent:
+            raise LLMError(
+                f"Ollama at {self.url} read only {read} tokens of a prompt of at least {sent} "
+                f"({self.model}): it cut the prompt to fit the context window, dropping the "
+                "instructions and the best passages. The passages came to more tokens than "
+                "dossier's estimate of three characters a token (figures and tables do), or "
+                f"the model's window is smaller than the {self.context_window} tokens asked: "
+                "ask with fewer passages (--k), or set DOSSIER_CONTEXT_WINDOW to at most the "
+                f"model's context length (`ollama show {self.model}`)."
             )
 
     def complete(self, system: str, prompt: str) -> str:
@@ -309,10 +367,30 @@ def _choose_ollama(
             f"Ollama at {url} has no model to chat with: pull one with "
             f"`ollama pull {PREFERRED_MODELS[0]}`."
         )
+    trained = model_context_length(url, chosen)
+    window = ""
+    if trained and trained < context_window:  # Ollama would clamp num_ctx and cut the prompt
+        context_window = trained
+        window = f", its context window of {trained} tokens"
     backend = OllamaBackend(url, chosen, context_window=context_window, timeout=timeout)
     waited = time.monotonic() - started
     return Choice(
         backend,
-        f"Ollama at {url}, model {chosen} ({waited * 1000:.0f} ms to list models)",
+        f"Ollama at {url}, model {chosen}{window} ({waited * 1000:.0f} ms to list models)",
         tuple(models),
     )
+
+
+def model_context_length(url: str, model: str, timeout: float = PROBE_TIMEOUT) -> int | None:
+    """The context length `model` was trained for (`/api/show`: model_info's
+    "<architecture>.context_length"), or None when the server does not say. Ollama clamps a
+    larger num_ctx to it, and then cuts a prompt that dossier fitted to the larger window."""
+    import ollama
+
+    try:
+        with ollama.Client(host=url, timeout=timeout) as client:
+            info = client.show(model).modelinfo or {}
+    except Exception:  # an older server, or one that fails: keep the configured window
+        return None
+    lengths = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
+    return min(lengths) if lengths else None

@@ -10,11 +10,13 @@ it is sent as `Authorization: Bearer …` and never shown: error messages are sc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .llm import PROBE_TIMEOUT, LLMError
+from .llm import PROBE_TIMEOUT, LLMError, answer_deadline, endless
 
 PLACEHOLDER_KEY = "not-needed"  # the OpenAI SDK insists on a key; vLLM & co. ignore it
 # One retry of a refused connection, a 429 or a 5xx (the OpenAI SDK's backoff, under a
@@ -191,15 +193,25 @@ class OpenAIBackend:
 
     def stream(self, system: str, prompt: str) -> Iterator[str]:
         finished = False
+        deadline = time.monotonic() + answer_deadline(self.timeout)
+        parts = None
         try:
-            for part in self._llm.stream_chat(self._messages(system, prompt)):
+            parts = self._llm.stream_chat(self._messages(system, prompt))
+            for part in parts:
                 choices = getattr(part.raw, "choices", None) or []
                 if choices and choices[0].finish_reason:
                     finished = True
                 if part.delta:
                     yield part.delta
+                if not finished and time.monotonic() > deadline:
+                    where = f"The OpenAI-compatible server at {self.url}"
+                    raise endless(where, self.model, self.timeout)
         except Exception as exc:
             raise self._error(exc) from None
+        finally:
+            if parts is not None:  # closes the HTTP response when the reply is abandoned
+                with contextlib.suppress(Exception):
+                    parts.close()
         if not finished:
             raise LLMError(
                 f"The answer from the OpenAI-compatible server at {self.url} ({self.model}) was "

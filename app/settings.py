@@ -158,7 +158,8 @@ SETTINGS = (
     ),
     Setting(
         "llm_timeout",
-        "seconds to wait for the LLM server to send its first or next piece",
+        "seconds to wait for the LLM server to send its first or next piece; a whole reply "
+        "may take 3 times as long",
         None,
         "DOSSIER_LLM_TIMEOUT",
         120.0,

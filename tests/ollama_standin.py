@@ -38,12 +38,34 @@ computed from the prompt so that tests can predict it:
 ``.reply`` (a string, or a callable taking the request's messages) overrides all of this.
 ``.fault`` breaks /api/chat on purpose, and can be changed at any time: "404" (model not
 found), "500" (runner terminated), "slow" (waits ``.delay`` seconds before the status line),
+"slow_first_token" (the status line and headers at once, as Ollama sends them, then
+``.delay`` seconds before the first token: a model still loading or reading a long prompt),
 "cut" (two content lines, then the connection closes without the done line or the end of the
-chunked body), "no_done" (two content lines, then nothing until the server stops), "garbage"
-(status 200 and a line that is not JSON), and one Ollama itself never shows: "cut_clean" (two
-content lines in a close-delimited body that ends cleanly without the done line, as through an
-HTTP/1.0 proxy). Without streaming, "cut" and "cut_clean" drop the connection before the
-status line and "no_done" stalls there. Faults only touch /api/chat.
+chunked body), "no_done" (two content lines, then nothing until the server stops), "trickle"
+(content lines every ``.interval`` seconds, the answer over and over, never a done line: a
+model stuck in a loop that ignores ``num_predict``), "garbage" (status 200 and a line that is
+not JSON), and one Ollama itself never shows: "cut_clean" (two content lines in a
+close-delimited body that ends cleanly without the done line, as through an HTTP/1.0 proxy).
+Without streaming, "cut" and "cut_clean" drop the connection before the status line,
+"no_done" and "trickle" stall there and "slow_first_token" answers after the delay. Faults
+only touch /api/chat.
+
+The context window, as Ollama handles it: the window is ``options.num_ctx`` when the request
+sends it, else 4096 (Ollama's default on a machine without a large GPU), and never more than
+the model's own context length (``.context_length``, 131072 unless set; `/api/show` reports
+it), as Ollama clamps a larger ``num_ctx`` to what the model was trained for. The prompt's
+tokens are counted as words (whitespace-separated, over all messages). A prompt longer than
+the window is not refused: Ollama answers 200 from a shortened prompt (its log says
+"truncating input prompt") and only ``prompt_eval_count`` in the final message shows it. The
+stand-in keeps what current Ollama keeps (ollama/ollama#17427, #17889): the first 4 tokens
+(``num_keep``) and the end of the prompt, ``num_ctx // 2 + 2`` tokens in all (older versions
+kept the end up to the whole window; either way the start of the prompt, the system message
+and the first passages, is lost), and answers from what is left. A request with ``"truncate":
+false`` (accepted on /api/chat by recent versions, default true; ollama/ollama#17944) gets
+400 ``{"error": "the input length exceeds the context length"}`` instead (the wording of
+Ollama's embed endpoint: its chat wording is not documented).
+``.evaluations`` records, for each answered chat, the window, the prompt's tokens and how many
+were evaluated.
 
 Usage::
 
@@ -69,10 +91,25 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FAULTS", "StandInOllama"]
+__all__ = ["FAULTS", "StandInOllama", "context_size", "prompt_tokens", "shorten"]
 
-FAULTS = (None, "404", "500", "slow", "cut", "cut_clean", "no_done", "garbage")
+FAULTS = (
+    None,
+    "404",
+    "500",
+    "slow",
+    "slow_first_token",
+    "cut",
+    "cut_clean",
+    "no_done",
+    "trickle",
+    "garbage",
+)
 VERSION = "0.12.6"
+DEFAULT_NUM_CTX = 4096  # Ollama's default window below 24 GiB of VRAM (docs: context length)
+CONTEXT_LENGTH = 131072  # llama3.2's trained context, as /api/show reports it
+NUM_KEEP = 4  # tokens Ollama keeps from the start of a prompt it shortens ("keep=4" in its log)
+TOO_LONG = "the input length exceeds the context length"
 NO_ANSWER_EN = "The articles don't say."
 NO_ANSWER_FR = "Les articles ne le disent pas."
 RUNNER_FAILED = "llama runner process has terminated: exit status 2"
@@ -103,6 +140,7 @@ FUNCTION_WORDS = frozenset(
     )
 )
 
+_WORD = re.compile(r"\S+")
 _PASSAGE = re.compile(r"<passage\b([^>]*)>\n?(.*?)\n?</passage>", re.DOTALL)
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -137,6 +175,46 @@ def _pieces(text: str, size: int = WORDS_PER_PIECE) -> list[str]:
     if tail:
         pieces.append(tail)
     return pieces or [text]
+
+
+def prompt_tokens(messages: list[Any]) -> int:
+    """The prompt's length as the stand-in counts tokens: words, over all messages."""
+    return sum(len(_WORD.findall(_content(m))) for m in messages)
+
+
+def context_size(body: dict, context_length: int = CONTEXT_LENGTH) -> int:
+    """The window a chat request gets: its ``options.num_ctx`` (else Ollama's default),
+    clamped to the model's context length."""
+    options = body.get("options")
+    asked = options.get("num_ctx") if isinstance(options, dict) else None
+    if not isinstance(asked, int) or isinstance(asked, bool) or asked <= 0:
+        asked = DEFAULT_NUM_CTX
+    return min(asked, context_length)
+
+
+def shorten(messages: list[Any], num_ctx: int) -> tuple[list[Any], int]:
+    """The messages as the model reads them when their prompt overflows `num_ctx`: the first
+    NUM_KEEP tokens and the end, num_ctx // 2 + 2 tokens in all; and the tokens kept."""
+    total = prompt_tokens(messages)
+    if total <= num_ctx:
+        return messages, total
+    tail = max(num_ctx // 2 + 2 - NUM_KEEP, 0)
+    head_end, tail_start = NUM_KEEP, total - tail  # token positions in the whole prompt
+    kept: list[Any] = []
+    seen = 0
+    for message in messages:
+        content = _content(message)
+        spans = [m.span() for m in _WORD.finditer(content)]
+        first, count = seen, len(spans)
+        seen += count
+        parts = []
+        if first < head_end and count:  # the head lies (partly) in this message
+            parts.append(content[: spans[min(head_end - first, count) - 1][1]])
+        if first + count > tail_start and count:  # the tail starts in or before it
+            parts.append(content[spans[max(tail_start - first, 0)][0] :])
+        if parts:
+            kept.append({**message, "content": " ".join(parts)})
+    return kept, NUM_KEEP + tail
 
 
 def _content(message: Any) -> str:
@@ -384,7 +462,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "model_info": {
                     "general.architecture": "llama",
                     "general.parameter_count": 3212749888,
-                    "llama.context_length": 131072,
+                    "llama.context_length": self.standin.context_length,
                     "llama.embedding_length": 3072,
                 },
                 "capabilities": ["completion"],
@@ -422,26 +500,55 @@ class _Handler(BaseHTTPRequestHandler):
         if not messages:  # Ollama loads the model and says so
             self._chat_reply(stream, name, [], "load", started, 0)
             return
+        num_ctx = context_size(body, standin.context_length)
+        total = prompt_tokens(messages)
+        if total > num_ctx and body.get("truncate") is False:
+            self._json(400, {"error": TOO_LONG})
+            return
+        messages, evaluated = shorten(messages, num_ctx)
+        standin.evaluations.append(
+            {"num_ctx": num_ctx, "prompt_tokens": total, "evaluated": evaluated}
+        )
         answer = standin._answer(messages)
-        prompt_words = sum(len(_content(m).split()) for m in messages)
         pieces = _pieces(answer)
-        if fault in ("cut", "no_done", "cut_clean"):
+        if fault in ("cut", "no_done", "cut_clean", "trickle"):
             self._broken_reply(fault, stream, name, pieces)
             return
-        if not stream:
-            self._chat_reply(False, name, [answer], "stop", started, prompt_words)
+        if fault == "slow_first_token" and stream:
+            self._start_stream()
+            if standin.stopping.wait(standin.delay):
+                self._drop()
+                return
+            self._chat_reply(True, name, pieces, "stop", started, evaluated, started_stream=True)
             return
-        self._chat_reply(True, name, pieces, "stop", started, prompt_words)
+        if fault == "slow_first_token" and standin.stopping.wait(standin.delay):
+            self._drop()
+            return
+        if not stream:
+            self._chat_reply(False, name, [answer], "stop", started, evaluated)
+            return
+        self._chat_reply(True, name, pieces, "stop", started, evaluated)
 
     def _broken_reply(self, fault: str, stream: bool, name: str, pieces: list[str]) -> None:
         """Two content lines and no done line: the connection drops ("cut"), the body ends
-        cleanly ("cut_clean") or nothing more comes until stop() ("no_done"). Without
-        streaming, "cut" drops the connection and "no_done" stalls before the status line."""
+        cleanly ("cut_clean") or nothing more comes until stop() ("no_done"); or content lines
+        every `.interval` seconds until stop() ("trickle"). Without streaming, "cut" drops the
+        connection and "no_done" and "trickle" stall before the status line."""
         if not stream:
-            if fault == "no_done":
+            if fault in ("no_done", "trickle"):
                 self.standin.stopping.wait()
             self._drop()
             return
+        if fault == "trickle":
+            self._start_stream()
+            sent = 0
+            with self.standin._streaming():
+                while True:  # ends when the client goes (a broken pipe) or the server stops
+                    self._chunk(_line(_part(name, pieces[sent % len(pieces)])))
+                    sent += 1
+                    if self.standin.stopping.wait(self.standin.interval):
+                        self._drop()
+                        return
         pieces = [*pieces[:2], "", ""][:2]
         lines = [_line(_part(name, piece)) for piece in pieces]
         if fault == "cut_clean":  # the framing an HTTP/1.0 proxy would use: close-delimited
@@ -480,7 +587,8 @@ class _Handler(BaseHTTPRequestHandler):
         pieces: list[str],
         reason: str,
         started: int,
-        prompt_words: int,
+        evaluated: int,
+        started_stream: bool = False,
     ) -> None:
         answer = "".join(pieces)
         final = _part(name, "" if stream else answer)
@@ -491,7 +599,7 @@ class _Handler(BaseHTTPRequestHandler):
             final.update(
                 total_duration=elapsed + 2_000_000,
                 load_duration=1_000_000,
-                prompt_eval_count=prompt_words,
+                prompt_eval_count=evaluated,
                 prompt_eval_duration=500_000,
                 eval_count=len(answer.split()),
                 eval_duration=elapsed + 500_000,
@@ -499,7 +607,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not stream:
             self._json(200, final)
             return
-        self._start_stream()
+        if not started_stream:
+            self._start_stream()
         for piece in pieces:
             self._chunk(_line(_part(name, piece)))
         self._chunk(_line(final))
@@ -540,13 +649,20 @@ class StandInOllama:
         *,
         fault: str | None = None,
         delay: float = 5.0,
+        interval: float = 0.1,
+        context_length: int = CONTEXT_LENGTH,
         reply: str | Callable[[list[dict]], str] | None = None,
     ) -> None:
         self.models = list(models)
         self.fault = fault
         self.delay = delay
+        self.interval = interval
+        self.context_length = context_length
         self.reply = reply
         self.requests: _RequestLog = _RequestLog()
+        self.evaluations: _RequestLog = _RequestLog()
+        self._streams = 0
+        self._streams_lock = threading.Lock()
         self.stopping = threading.Event()
         self.started_at = _now()
         self._server = _Server(self)
@@ -613,6 +729,22 @@ class StandInOllama:
         self._thread.join(timeout=1)
 
     # -- used by the handler ----------------------------------------------------------------
+
+    @property
+    def open_streams(self) -> int:
+        """Endless ("trickle") replies still being written: 0 once their clients hang up."""
+        with self._streams_lock:
+            return self._streams
+
+    @contextlib.contextmanager
+    def _streaming(self):
+        with self._streams_lock:
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._streams_lock:
+                self._streams -= 1
 
     def _record(self, method: str, path: str, body: Any) -> None:
         self.requests.append({"method": method, "path": path, "body": body})

@@ -27,7 +27,9 @@ overrides it.
 ``.delay`` seconds: streamed, the status line and the role chunk come at once, as from vLLM;
 not streamed, nothing comes until then), "cut" (two content chunks, then the connection
 closes mid-body), "no_finish" (two content chunks and ``[DONE]``, the body ending cleanly with
-no ``finish_reason``), "garbage" (status 200 and a data line that is not JSON).
+no ``finish_reason``), "trickle" (content chunks every ``.interval`` seconds, the answer over and
+over, never a ``finish_reason``: a model in a loop; not streamed, nothing comes until the
+server stops), "garbage" (status 200 and a data line that is not JSON).
 ``.models_fault`` breaks /v1/models: "html" (a 200 web page, as a router's login page) or
 "500".
 
@@ -56,7 +58,7 @@ from tests.ollama_standin import _pieces, _RequestLog, automatic_reply
 
 __all__ = ["FAULTS", "MODELS_FAULTS", "StandInOpenAI"]
 
-FAULTS = (None, "404", "500", "slow", "cut", "no_finish", "garbage")
+FAULTS = (None, "404", "500", "slow", "cut", "no_finish", "trickle", "garbage")
 MODELS_FAULTS = (None, "html", "500")
 SERVER_ERROR = "The server had an error while processing your request."
 
@@ -226,7 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
         answer = standin._answer(messages)
         ident = f"chatcmpl-{standin._next_id()}"
         if not body.get("stream"):
-            if fault in ("cut", "no_finish"):
+            if fault == "trickle":
+                standin.stopping.wait()
+            if fault in ("cut", "no_finish", "trickle"):
                 self._drop()
                 return
             if fault == "garbage":
@@ -284,6 +288,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         pieces = _pieces(answer)
+        if fault == "trickle":
+            sent = 0
+            while True:  # ends when the client goes (a broken pipe) or the server stops
+                self._event(chunk({"content": pieces[sent % len(pieces)]}))
+                sent += 1
+                if self.standin.stopping.wait(self.standin.interval):
+                    self._drop()
+                    return
         if fault in ("cut", "no_finish"):
             pieces = pieces[:2]
         for piece in pieces:
@@ -310,6 +322,7 @@ class StandInOpenAI:
         fault: str | None = None,
         models_fault: str | None = None,
         delay: float = 5.0,
+        interval: float = 0.1,
         reply: str | Callable[[list[dict]], str] | None = None,
     ) -> None:
         self.models = list(models)
@@ -317,6 +330,7 @@ class StandInOpenAI:
         self.fault = fault
         self.models_fault = models_fault
         self.delay = delay
+        self.interval = interval
         self.reply = reply
         self.requests = _RequestLog()
         self.stopping = threading.Event()

@@ -398,3 +398,134 @@ def test_stop_releases_stalled_handlers_and_recording_is_thread_safe():
     assert not any(thread.is_alive() for thread in threads)
     assert len(errors) == 8 and all(isinstance(e, httpx.RemoteProtocolError) for e in errors)
     server.stop()  # idempotent
+
+
+# -- a slow first token, an endless stream ------------------------------------------------------
+
+
+def test_fault_slow_first_token_sends_the_headers_then_waits(server):
+    """Ollama answers 200 with its headers at once and streams when the model has read the
+    prompt: the wait falls between the headers and the first line, not before the status."""
+    server.fault, server.delay = "slow_first_token", 1.5
+    body = {"model": MODEL, "messages": user(PROMPT)}
+    with httpx.Client(base_url=server.url, timeout=5) as http:
+        started = time.monotonic()
+        with http.stream("POST", "/api/chat", json=body) as response:
+            headers_after = time.monotonic() - started
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "application/x-ndjson"
+            lines = [json.loads(line) for line in response.iter_lines()]
+        first_after = time.monotonic() - started
+    assert headers_after < 1.0 <= 1.5 <= first_after
+    assert lines[-1]["done"] is True
+    assert "".join(part["message"]["content"] for part in lines) == ANSWER
+    server.delay = 5.0  # a per-byte timeout shorter than the wait ends it, after the headers
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        list(llm(server, request_timeout=1).stream_chat(li_messages()))
+    assert time.monotonic() - started < 3
+
+
+def test_fault_slow_first_token_without_streaming_answers_after_the_delay(server, client):
+    server.fault, server.delay = "slow_first_token", 0.3
+    started = time.monotonic()
+    assert client.chat(MODEL, messages=user(PROMPT), stream=False).message.content == ANSWER
+    assert time.monotonic() - started >= 0.3
+
+
+def test_fault_trickle_streams_forever_without_done(server):
+    """Lines keep coming, each well within any per-byte timeout, and none says done."""
+    server.fault, server.interval = "trickle", 0.02
+    parts = []
+    with ollama.Client(host=server.url, timeout=1) as c:
+        for part in c.chat(MODEL, messages=user(PROMPT), stream=True):
+            parts.append(part)
+            if len(parts) == 60:
+                break
+    assert not any(p.done for p in parts)
+    text = "".join(p.message.content for p in parts)
+    assert text.startswith(ANSWER) and text.count("France arrested") > 2, "the answer, over again"
+    deadline = time.monotonic() + 2
+    while server.open_streams and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.open_streams == 0, "the client hung up: the handler stopped writing"
+    server.fault = "trickle"
+    with ollama.Client(host=server.url, timeout=1) as c:
+        next(iter(c.chat(MODEL, messages=user(PROMPT), stream=True)))
+        assert server.open_streams == 1
+        started = time.monotonic()
+        server.stop()  # and the server's stop ends one still going
+        assert time.monotonic() - started < 1
+
+
+def test_fault_trickle_without_streaming_stalls(server):
+    server.fault = "trickle"
+    with pytest.raises(httpx.ReadTimeout):
+        llm(server, request_timeout=0.5).chat(li_messages())
+
+
+# -- the context window -------------------------------------------------------------------------
+
+
+def test_the_window_is_num_ctx_else_4096_and_never_more_than_the_model_knows():
+    from tests.ollama_standin import context_size
+
+    assert context_size({"options": {"num_ctx": 8192}}) == 8192
+    assert context_size({}) == context_size({"options": {"temperature": 0}}) == 4096
+    assert context_size({"options": {"num_ctx": 8192}}, context_length=2048) == 2048
+    assert context_size({"options": {"num_ctx": "many"}}) == 4096
+
+
+def test_a_prompt_over_the_window_is_cut_silently_keeping_the_start_and_end(server, client):
+    """As Ollama: 200, an answer, and only prompt_eval_count says that the model read
+    num_ctx // 2 + 2 tokens: the first four and the end. Here the end holds the question
+    and passage 3 only, so the answer no longer finds the passage that answers."""
+    from tests.ollama_standin import prompt_tokens
+
+    messages = user(PROMPT)
+    total = prompt_tokens(messages)
+    fits = list(client.chat(MODEL, messages=messages, stream=True, options={"num_ctx": total}))
+    assert (
+        fits[-1].prompt_eval_count == total and "".join(p.message.content for p in fits) == ANSWER
+    )
+    parts = list(client.chat(MODEL, messages=messages, stream=True, options={"num_ctx": 60}))
+    assert parts[-1].done and parts[-1].done_reason == "stop"
+    assert parts[-1].prompt_eval_count == 60 // 2 + 2 < total
+    assert "".join(p.message.content for p in parts) == "The articles don't say."
+    assert server.evaluations[-1] == {"num_ctx": 60, "prompt_tokens": total, "evaluated": 32}
+    whole = client.chat(MODEL, messages=messages, stream=False, options={"num_ctx": 60})
+    assert whole.prompt_eval_count == 32 and whole.message.content == "The articles don't say."
+
+
+def test_shorten_keeps_four_tokens_and_the_end_with_its_layout():
+    from tests.ollama_standin import prompt_tokens, shorten
+
+    messages = [
+        {"role": "system", "content": "one two three four five six"},
+        {"role": "user", "content": "seven eight\nnine ten\n\nQuestion: eleven twelve?"},
+    ]
+    assert shorten(messages, 64) == (messages, 13)
+    kept, evaluated = shorten(messages, 10)  # 10 // 2 + 2 = 7: four, then the last three
+    assert evaluated == 7 == prompt_tokens(kept)
+    assert kept == [
+        {"role": "system", "content": "one two three four"},
+        {"role": "user", "content": "Question: eleven twelve?"},
+    ]
+
+
+def test_the_model_context_length_caps_num_ctx_and_show_reports_it(server, client):
+    server.context_length = 40
+    assert client.show(MODEL).modelinfo["llama.context_length"] == 40
+    parts = list(client.chat(MODEL, messages=user(PROMPT), stream=True, options={"num_ctx": 8192}))
+    assert parts[-1].prompt_eval_count == 40 // 2 + 2
+    assert server.evaluations[-1]["num_ctx"] == 40
+
+
+def test_truncate_false_refuses_a_prompt_over_the_window(server):
+    body = {"model": MODEL, "messages": user(PROMPT), "stream": False, "truncate": False}
+    with httpx.Client(base_url=server.url, timeout=5) as http:
+        refused = http.post("/api/chat", json={**body, "options": {"num_ctx": 60}})
+        assert refused.status_code == 400
+        assert refused.json() == {"error": "the input length exceeds the context length"}
+        fits = http.post("/api/chat", json=body)  # 4096 tokens: it fits
+        assert fits.status_code == 200 and fits.json()["message"]["content"] == ANSWER

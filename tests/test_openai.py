@@ -110,6 +110,7 @@ FAULTS = {
     "slow": "did not answer within 1 s",
     "cut": "broke off",
     "no_finish": "cut off before its end (no finish_reason)",
+    "trickle": "was still writing its answer after 3 s",  # 3 x the timeout
     "garbage": "broke off",
 }
 
@@ -127,7 +128,7 @@ def test_server_faults_fall_back_in_auto_and_fail_clearly_in_openai_mode(
     answer = events[-1].answer
     assert answer.mode == "extractive" and answer.answerable
     assert FAULTS[fault] in answer.notice and server.base_url in answer.notice
-    if fault in ("cut", "no_finish", "slow"):
+    if fault in ("cut", "no_finish", "slow", "trickle"):
         assert "reset" in [e.kind for e in events], "the broken partial answer is withdrawn"
 
     with pytest.raises(LLMError, match=re.escape(FAULTS[fault])):

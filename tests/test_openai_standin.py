@@ -120,3 +120,23 @@ def test_faults_break_the_stream_as_announced(server):
     assert httpx.get(f"{server.base_url}/models").text.startswith("<html>")
     with pytest.raises(ValueError):
         server.fault = "nonsense"
+
+
+def test_fault_trickle_streams_chunks_forever_without_a_finish_reason(server):
+    server.fault, server.interval = "trickle", 0.02
+    body = {"model": MODEL, "messages": MESSAGES, "stream": True}
+    events = []
+    with httpx.stream(
+        "POST", f"{server.base_url}/chat/completions", json=body, timeout=1
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+            if len(events) == 40:
+                break
+    assert all(e["choices"][0]["finish_reason"] is None for e in events)
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
+    assert text.count("Mali arrested") > 2, "the answer, over and over"
+    without = {**body, "stream": False}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server.base_url}/chat/completions", json=without, timeout=0.5)
