@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from index import ConfigError, Passage
+from index import ConfigError, DossierError, Passage
 from index.dates import parse_bound
 from index.loaders import DEFAULT_MAX_FILE_MB
 
@@ -367,7 +368,14 @@ def create_api(
         if not writer_secret or not hmac.compare_digest(given.encode(), writer_secret.encode()):
             raise HTTPException(403, "Only a `dossier index` on this machine may hand runs over.")
         paths = [Path(p) for p in body.paths]
-        return index.add(paths, prune=body.prune, max_file_mb=body.max_file_mb).to_dict()
+        try:
+            return index.add(paths, prune=body.prune, max_file_mb=body.max_file_mb).to_dict()
+        except DossierError as exc:  # the CLI shows the detail as its one line
+            raise HTTPException(422, str(exc)) from None
+        except (OSError, sqlite3.Error) as exc:
+            raise HTTPException(
+                500, f"the server could not write its index ({exc.__class__.__name__}: {exc})"
+            ) from None
 
     @api.get("/api/health", response_model=Health, tags=["api"])
     def health() -> dict:

@@ -7,6 +7,7 @@ import json
 import shutil
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -185,16 +186,30 @@ def index_cmd(
         try:
             lock.acquire()
         except IndexBusyError as busy:
-            if busy.holder.get("secret") and busy.holder.get("url") and not rebuild:
+            holder = busy.holder
+            own = [
+                f"--{name.replace('_', '-')}"
+                for name, given in (
+                    ("embed_model", embed_model),
+                    ("embed_backend", embed_backend),
+                    ("chroma_url", chroma_url),
+                )
+                if given
+            ]
+            if holder.get("secret") and holder.get("url") and not rebuild and not own:
                 report = _index_through_server(
-                    busy.holder, paths, prune, settings["max_file_mb"], json_out
+                    holder, paths, prune, settings["max_file_mb"], json_out, settings["index_dir"]
                 )
                 _finish_index(report, settings, json_out)
-            if busy.holder.get("url"):
+            if holder.get("url"):
+                why = (
+                    "--rebuild (files can be added while it runs: drop --rebuild)"
+                    if rebuild
+                    else f"{' '.join(own)}: it indexes with its own settings (drop them)"
+                )
                 _fail(
                     f"the index {settings['index_dir']}/ is open in "
-                    f"{describe(busy.holder, Path(settings['index_dir']))}: stop it before "
-                    "--rebuild (files can be added while it runs: drop --rebuild)."
+                    f"{describe(holder, Path(settings['index_dir']))}: stop it before {why}."
                 )
             lock.acquire(
                 wait,
@@ -203,6 +218,8 @@ def index_cmd(
                     " to finish writing the index…"
                 ),
             )
+        for trash in Path(settings["index_dir"]).glob(".trash-*"):  # a killed --rebuild's
+            shutil.rmtree(trash, ignore_errors=True)
         embedder = None
         if rebuild:
             from index.embeddings import make_embedder
@@ -224,7 +241,6 @@ def index_cmd(
                 progress=not json_out and sys.stderr.isatty(),
                 max_file_mb=settings["max_file_mb"],
             )
-        lock.release()
     except KeyboardInterrupt:
         _fail("interrupted; what was indexed is kept. Run the same command again to finish.", 130)
     except DossierError as exc:
@@ -233,6 +249,9 @@ def index_cmd(
         _fail(_server_error(settings, exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(_storage_error(settings["index_dir"], exc))
+    finally:
+        if "lock" in locals():
+            lock.release()
     _finish_index(report, settings, json_out)
 
 
@@ -245,7 +264,7 @@ def _finish_index(report, settings: dict, json_out: bool) -> None:
 
 
 def _index_through_server(
-    holder: dict, paths: list[Path], prune: bool, max_file_mb: float, quiet: bool
+    holder: dict, paths: list[Path], prune: bool, max_file_mb: float, quiet: bool, index_dir: str
 ):
     """Hand the run to the `dossier serve` that has the index open (same machine: it read the
     secret from the lock file); it indexes while it goes on answering."""
@@ -257,23 +276,37 @@ def _index_through_server(
     server = describe(holder, Path("."))
     if not quiet:
         _note(f"the index is open in {server}: it indexes the files and answers from them after.")
-    try:
-        response = httpx.post(
-            f"{holder['url']}/api/index",
-            json={
-                "paths": [str(p.absolute()) for p in paths],
-                "prune": prune,
-                "max_file_mb": max_file_mb,
-            },
-            headers={"X-Dossier-Writer": holder["secret"]},  # app.api.WRITER_HEADER
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
-    except httpx.HTTPError as exc:
-        _fail(f"{server} holds the index but did not take the run ({exc}); stop it, or retry.")
-    except KeyboardInterrupt:
-        _fail(f"interrupted; {server} finishes the run it was given.", 130)
+    from index.lock import read_holder
+
+    body = {"paths": [str(p.absolute()) for p in paths], "prune": prune, "max_file_mb": max_file_mb}
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            response = httpx.post(
+                f"{holder['url']}/api/index",
+                json=body,
+                headers={"X-Dossier-Writer": holder["secret"]},  # app.api.WRITER_HEADER
+                timeout=httpx.Timeout(None, connect=10.0),
+                trust_env=False,  # the secret goes to this machine, never through a proxy
+            )
+            break
+        except httpx.ConnectError as exc:
+            # A server still starting (indexing the bundled corpus first) takes runs once it
+            # listens; one that has gone no longer holds the lock.
+            now = read_holder(Path(index_dir))
+            if now is None or now.get("secret") != holder["secret"] or time.monotonic() > deadline:
+                _fail(f"{server} did not take the run ({exc}); run the command again.")
+            time.sleep(1.0)
+        except httpx.HTTPError as exc:
+            _fail(f"{server} did not take the run ({exc}); run the command again.")
+        except KeyboardInterrupt:
+            _fail(f"interrupted; {server} finishes the run it was given.", 130)
     if response.status_code != 200:
-        _fail(f"{server} refused the run ({response.status_code}: {response.text[:300]}).")
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = None
+        _fail(f"{server} could not do the run: {detail or response.text[:300]}")
     return IndexReport(**response.json())
 
 
@@ -940,8 +973,13 @@ def serve(
             err.print(f"[yellow]warning:[/] {_escape(warning)}")
         from .ui import launch
 
+        # The writer lock before the store is opened: Chroma wants one process per directory.
+        lock, writer_secret = _lock_for_serving(settings)
         idx = _open_index(settings, create=True)
-        writer_secret = _hold_for_serving(idx, settings)
+        if lock is not None:
+            idx.writer_name = "`dossier serve`"
+            idx.hold_writer()  # the same process's lock, now held until the index closes
+            lock.release()
         if idx.count_chunks() == 0 and BUNDLED_CORPUS.is_dir():
             corpus = _shown(BUNDLED_CORPUS)
             err.print(f"The index is empty: indexing the bundled corpus {corpus}/ first.")
@@ -955,6 +993,7 @@ def serve(
             api_token=settings["api_token"],
             password=settings["password"],
             writer_secret=writer_secret,
+            max_file_mb=settings["max_file_mb"],
         )
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
@@ -966,41 +1005,39 @@ def serve(
         _fail(_storage_error(settings["index_dir"], exc))
 
 
-def _hold_for_serving(idx, settings: dict) -> str | None:
+def _lock_for_serving(settings: dict):
     """An embedded index stays open in the server for its lifetime, as its one writer (Chroma
     asks for one process per directory): a `dossier index` meanwhile hands its run to the
     server with the secret written in the lock file. On a Chroma server, processes share the
-    store, and each run takes the lock only while it writes."""
-    if idx.remote:
-        return None
+    store, and each run takes the lock only while it writes. Returns (lock, secret)."""
+    if settings.get("chroma_url"):
+        return None, None
     import secrets
 
-    from index.lock import describe
+    from index.lock import WriterLock, describe, read_holder
 
-    host = settings["host"]
-    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    url = f"http://{'[' + local + ']' if ':' in local else local}:{settings['port']}"
-    secret = secrets.token_urlsafe(32)
-    idx.writer_name = "`dossier serve`"
-    first = idx.dir / "writer.lock"
-    from index.lock import read_holder
-
-    holder = read_holder(idx.dir) if first.exists() else None
+    index_dir = Path(settings["index_dir"])
+    holder = read_holder(index_dir)
     if holder is not None and holder.get("url"):
         raise ConfigError(
-            f"the index {idx.dir}/ is already served by {describe(holder, idx.dir)}: open that "
-            "page, or serve another --index-dir (several servers share one index through a "
-            "Chroma server: --chroma-url)."
+            f"the index {index_dir}/ is already served by {describe(holder, index_dir)}: open "
+            "that page, or serve another --index-dir (several servers share one index through "
+            "a Chroma server: --chroma-url)."
         )
-    idx.hold_writer(
+    host, port = settings["host"], settings["port"]
+    about = {}
+    if port:  # with --port 0 the port is only known once listening: no hand-over then
+        local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        url = f"http://{'[' + local + ']' if ':' in local else local}:{port}"
+        about = {"url": url, "secret": secrets.token_urlsafe(32)}
+    lock = WriterLock(index_dir, "`dossier serve`", **about)
+    lock.acquire(
         wait=float("inf"),
         on_wait=lambda holder: _note(
-            f"waiting for {describe(holder, idx.dir)} to finish writing the index…"
+            f"waiting for {describe(holder, index_dir)} to finish writing the index…"
         ),
-        url=url,
-        secret=secret,
     )
-    return secret
+    return lock, about.get("secret")
 
 
 def _sizes(text: str, option: str) -> tuple[int, ...]:

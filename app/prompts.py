@@ -65,10 +65,9 @@ def attribute(value: str) -> str:
 
 
 def _fill(template: str, **values: str) -> str:
-    # str.format would read braces inside article text; fill the named slots only.
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
+    # str.format would read braces inside article text; fill the named slots only, in one
+    # pass, so that a value holding "{text}" or "{question}" stays as written.
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], m[0]), template)
 
 
 def passages_block(passages: list[Passage]) -> str:

@@ -16,6 +16,9 @@ import threading
 import time
 from pathlib import Path
 
+from index.errors import DossierError
+from index.loaders import DEFAULT_MAX_FILE_MB
+
 from . import feedback, uploads
 from .assistant import Answer, Assistant
 from .llm import LLMError
@@ -189,8 +192,9 @@ def _llm_and_model(choice_value: str | None) -> tuple[str | None, str | None]:
     return None, choice_value  # that model, falling back (in auto mode) if it fails
 
 
-def build(assistant: Assistant):
-    """The Gradio Blocks of the chat page, bound to `assistant`."""
+def build(assistant: Assistant, max_file_mb: float = DEFAULT_MAX_FILE_MB):
+    """The Gradio Blocks of the chat page, bound to `assistant`; uploads over `max_file_mb`
+    (the indexing limit, `DOSSIER_MAX_FILE_MB`) or over 20 MB are refused before copying."""
     import gradio as gr
 
     from .api import MAX_K
@@ -269,6 +273,8 @@ def build(assistant: Assistant):
 
     adding = threading.Lock()
 
+    upload_limit = min(uploads.MAX_UPLOAD_BYTES, int(max_file_mb * 1_000_000))
+
     def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - Gradio's idiom
         if not files:
             return "Choose article files first.", status_markdown(assistant)
@@ -277,16 +283,20 @@ def build(assistant: Assistant):
         for f in files:
             source = Path(f if isinstance(f, str) else f.name)
             try:
-                paths.append(
-                    uploads.store(source, getattr(f, "orig_name", None) or source.name, target)
-                )
+                name = getattr(f, "orig_name", None) or source.name
+                paths.append(uploads.store(source, name, target, upload_limit))
             except uploads.UploadRejected as exc:
                 refused.append(str(exc))
         lines = [] if paths else ["Nothing indexed."]
         if paths:
             progress(0, desc="indexing")
             with adding:  # one indexing run at a time (two would race on the keyword index)
-                report = assistant.index.add(paths, progress=True)
+                try:
+                    report = assistant.index.add(paths, progress=True, max_file_mb=max_file_mb)
+                except DossierError as exc:  # e.g. another machine's run holds the index
+                    return f"Nothing indexed: {notice_markdown(str(exc))}", status_markdown(
+                        assistant
+                    )
             lines.append(
                 f"Indexed {report.indexed} file(s), {report.unchanged} unchanged, "
                 f"{len(report.failed)} failed; the index holds {report.documents} articles."
@@ -437,6 +447,7 @@ def create_app(
     api_token: str | None = None,
     password: str | None = None,
     writer_secret: str | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
 ):
     """The ASGI app `launch` serves: the JSON API, the page mounted at /, their guards."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -444,7 +455,7 @@ def create_app(
 
     from .api import create_api
 
-    page = build(assistant)
+    page = build(assistant, max_file_mb)
     # Two events of a kind at once (answers; the page's searches): the answers are CPU-bound on
     # the cores the server has, and with an LLM server one or two answer at a time anyway.
     # Measured with `python -m eval.load` (README, "Under load"): 4 at once gave no better p95.
@@ -491,6 +502,7 @@ def launch(
     api_token: str | None = None,
     password: str | None = None,
     writer_secret: str | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
 ):
     """Serve the page at http://host:port/ and the JSON API under /api/ (see `app.api`).
 
@@ -507,6 +519,7 @@ def launch(
         api_token=api_token,
         password=password,
         writer_secret=writer_secret,
+        max_file_mb=max_file_mb,
     )
     server = uvicorn.Server(
         uvicorn.Config(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -61,9 +61,9 @@ def _shown(name: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in name)[:200]
 
 
-def check(source: Path, name: str) -> str:
+def check(source: Path, name: str, limit: int = MAX_UPLOAD_BYTES) -> str:
     """The safe name under which `source` (uploaded as `name`) may be stored, or
-    UploadRejected saying why not."""
+    UploadRejected saying why not (over `limit` bytes among the reasons)."""
     safe = safe_name(name)
     suffix = Path(safe).suffix.lower()
     if suffix not in UPLOAD_TYPES:
@@ -72,9 +72,9 @@ def check(source: Path, name: str) -> str:
             f"{', '.join(UPLOAD_TYPES)} files."
         )
     size = source.stat().st_size
-    if size > MAX_UPLOAD_BYTES:
+    if size > limit:
         raise UploadRejected(
-            f"{_shown(name)}: {size:,} bytes is over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit "
+            f"{_shown(name)}: {size:,} bytes is over the {limit / 1e6:g} MB limit "
             "for an upload; split it, or index it from the command line (`dossier index`)."
         )
     try:
@@ -86,13 +86,13 @@ def check(source: Path, name: str) -> str:
     return safe
 
 
-def store(source: Path, name: str, folder: Path) -> Path:
+def store(source: Path, name: str, folder: Path, limit: int = MAX_UPLOAD_BYTES) -> Path:
     """Copy `source`, uploaded as `name`, into `folder` under a safe name, and return where.
 
     The same content uploaded again returns the existing copy; a different file never
     replaces one: it gets the next free name (`name-2.txt`, …). Raises UploadRejected.
     """
-    safe = check(source, name)
+    safe = check(source, name, limit)
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
     stem, suffix = os.path.splitext(safe)

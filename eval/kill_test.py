@@ -197,6 +197,7 @@ def differences(got: dict, clean: dict) -> list[str]:
 @dataclass
 class Report:
     kills: int = 0  # SIGKILLs that landed while `dossier index` was running
+    kills_after_first_write: int = 0  # ... at a moment after the run's first write (estimated)
     finished_before_kill: int = 0  # runs that ended before their random moment came
     runs: int = 0
     rounds: list[dict] = field(default_factory=list)
@@ -234,12 +235,38 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str]) -> tuple[float, dict]:
+def _first_write(index_dir: Path) -> bool:
+    """Has the run recorded a file yet (its first flush written)? Read as another process."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{index_dir / 'manifest.sqlite3'}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT 1 FROM files WHERE size >= 0 LIMIT 1").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
+def _run(cmd: list[str], index_dir: Path) -> tuple[float, float, dict]:
+    """Run `dossier index` to the end: (seconds, seconds to its first write, its report).
+    The first write is seen on a fresh index only (elsewhere files are already recorded)."""
     started = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_env())
-    if done.returncode not in (0, 1) or not done.stdout.strip():
-        raise RuntimeError(f"`{' '.join(cmd[2:])}` failed: {done.stderr.strip()[-2000:]}")
-    return time.monotonic() - started, json.loads(done.stdout)
+    fresh = not (index_dir / "manifest.sqlite3").exists()
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first = None
+    while fresh and first is None and process.poll() is None:
+        if _first_write(index_dir):
+            first = time.monotonic() - started
+        time.sleep(0.05)
+    out, err = process.communicate()
+    total = time.monotonic() - started
+    if process.returncode not in (0, 1) or not out.strip():
+        raise RuntimeError(f"`{' '.join(cmd[2:])}` failed: {err.strip()[-2000:]}")
+    return total, first if first is not None else total / 2, json.loads(out)
 
 
 def run(
@@ -261,7 +288,7 @@ def run(
             change = "first build" if round_no == 0 else _edit(corpus, rng, round_no)
             rebuild = round_no >= 4
             clean_dir = base / f"clean-{round_no}"
-            clean_s, clean = _run(_index_cmd(corpus, clean_dir))
+            clean_s, first_write, clean = _run(_index_cmd(corpus, clean_dir), clean_dir)
             report.clean_embedded.append(clean["embedded"])
             # The index as the round found it: restored when a run ends before its kill, so
             # that the next run has the round's work to be killed in.
@@ -270,14 +297,19 @@ def run(
                 shutil.copytree(index_dir, backup)
                 trial = base / "trial"
                 shutil.copytree(backup, trial)
-                span, _ = _run(_index_cmd(corpus, trial, rebuild))
+                span, _, _ = _run(_index_cmd(corpus, trial, rebuild), trial)
+                # An incremental run writes once its changed files are embedded: from the start
+                # of its work on (startup is about the first third of a short run).
+                first_write = span / 3
                 shutil.rmtree(trial)
             else:
                 span = clean_s
             landed = attempts = 0
             while landed < per_round and attempts < per_round * 4:
                 attempts += 1
-                moment = rng.uniform(0.2, max(span, 1.0))
+                # Kills spread from half the time to the first write (imports, model loading,
+                # planning) to the end of the run, so most land among the writes.
+                moment = rng.uniform(first_write / 2, max(span, first_write + 0.5))
                 process = subprocess.Popen(
                     _index_cmd(corpus, index_dir, rebuild),
                     cwd=ROOT,
@@ -299,6 +331,7 @@ def run(
                     continue
                 landed += 1
                 report.kills += 1
+                report.kills_after_first_write += moment >= first_write
                 report.kill_moments_s.append(round(moment, 2))
                 snap, error = _snapshot_in_child(index_dir)
                 if snap is None:
@@ -316,7 +349,7 @@ def run(
                 )
             if backup.exists():
                 shutil.rmtree(backup)
-            _, final = _run(_index_cmd(corpus, index_dir))
+            _, _, final = _run(_index_cmd(corpus, index_dir), index_dir)
             report.resumed_embedded.append(final["embedded"])
             got, error = _snapshot_in_child(index_dir)
             want, error_clean = _snapshot_in_child(clean_dir)
@@ -362,6 +395,7 @@ def main(argv: list[str]) -> int:
     else:
         print(
             f"{report.runs} runs, {report.kills} SIGKILLs while indexing "
+            f"({report.kills_after_first_write} after the run's first write) "
             f"({report.finished_before_kill} runs ended before their kill), "
             f"{len(report.open_failures)} failed opens, {len(report.inconsistent)} inconsistent "
             f"states, {len(report.mismatches)} mismatches with a clean build "

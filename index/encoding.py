@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -93,21 +94,33 @@ def _cp1252(data: bytes) -> str:
     )
 
 
+_HANDLER = "dossier-cp1252"
+_decoding = threading.local()
+
+
+def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8, read as Windows-1252; the run recorded for this thread."""
+    if not isinstance(exc, UnicodeDecodeError) or getattr(_decoding, "runs", None) is None:
+        raise exc
+    _decoding.runs.append((exc.start, exc.end))
+    return _cp1252(exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error(_HANDLER, _as_cp1252)
+
+
 def _mixed(data: bytes) -> tuple[str, str, list[int]]:
     """UTF-8 where the bytes are UTF-8, Windows-1252 for the bytes that are not: (text,
     encoding, the first line numbers read as Windows-1252). The encoding is "cp1252" when no
     byte sequence beyond ASCII was UTF-8."""
-    fallback: list[int] = []  # where each run of non-UTF-8 bytes starts
-    replaced = 0
-
-    def as_cp1252(exc: UnicodeDecodeError) -> tuple[str, int]:
-        nonlocal replaced
-        fallback.append(exc.start)
-        replaced += exc.end - exc.start
-        return _cp1252(exc.object[exc.start : exc.end]), exc.end
-
-    codecs.register_error("dossier-cp1252", as_cp1252)  # idempotent; no import side effect
-    text = data.decode("utf-8", errors="dossier-cp1252")
+    runs: list[tuple[int, int]] = []  # (start, end) of each run of non-UTF-8 bytes
+    _decoding.runs = runs  # the handler is process-wide: its state is this thread's
+    try:
+        text = data.decode("utf-8", errors=_HANDLER)
+    finally:
+        _decoding.runs = None
+    fallback = [start for start, _ in runs]
+    replaced = sum(end - start for start, end in runs)
     utf8_chars = sum(1 for ch in text if ord(ch) > 127) - replaced
     lines = sorted({data.count(b"\n", 0, start) + 1 for start in fallback[:6]})
     return text, "utf-8+cp1252" if utf8_chars > 0 else "cp1252", lines

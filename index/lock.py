@@ -58,12 +58,18 @@ def read_holder(index_dir: Path) -> dict | None:
 
 
 def _holder_info(fd: int) -> dict:
-    try:
-        raw = os.pread(fd, 65536, 0)
-        info = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-        return info if isinstance(info, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    """The holder's JSON; {} if there is none. A holder writes it right after taking the
+    lock, so an empty or partial read is retried for a moment."""
+    for _ in range(10):
+        try:
+            raw = os.pread(fd, 65536, 0)
+            info = json.loads(raw.decode("utf-8"))
+            if isinstance(info, dict) and info:
+                return info
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    return {}
 
 
 class WriterLock:
@@ -88,29 +94,46 @@ class WriterLock:
                 return
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + wait
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _holder_info(fd)
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise IndexBusyError(self.busy_message(holder, wait), holder) from None
-                if not told and on_wait is not None:
-                    on_wait(holder)
-                    told = True
-                time.sleep(POLL_S)
-        info = self.info | {"since": datetime.now().astimezone().isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        try:
+            os.fchmod(fd, 0o600)  # a copied lock file may be readable by others: not with a secret
+            self._take(fd, wait, on_wait)
+            info = self.info | {"since": datetime.now().astimezone().isoformat(timespec="seconds")}
+            data = json.dumps(info).encode("utf-8")
+            os.pwrite(fd, data, 0)  # written, then cut to length: never empty to a reader
+            os.ftruncate(fd, len(data))
+        except BaseException:
+            os.close(fd)  # drops the lock if it was taken
+            raise
         with _registry:
             _held[self.key] = [fd, 1]
         self.held = True
 
+    def _take(self, fd: int, wait: float, on_wait: Callable[[dict], None] | None) -> None:
+        started = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                holder = _holder_info(fd)
+                now = time.monotonic()
+                # Without a name, a reader's brief shared lock (read_holder), or a holder
+                # between taking the lock and writing its name: given 2 s to go or to say.
+                if now >= started + wait and (holder or now >= started + 2.0):
+                    raise IndexBusyError(self.busy_message(holder, wait), holder) from None
+                if holder and not told and on_wait is not None:
+                    on_wait(holder)
+                    told = True
+                time.sleep(POLL_S)
+
     def busy_message(self, holder: dict, wait: float) -> str:
+        if holder.get("url"):
+            return (
+                f"the index {self.dir}/ is open in {describe(holder, self.dir)}, its one "
+                "writer: add files through its page, or with `dossier index` (which hands them "
+                "to it), or stop it first."
+            )
         waited = f" (waited {wait:g} s)" if wait else ""
         return (
             f"the index {self.dir}/ is being written by {describe(holder, self.dir)}{waited}: "

@@ -138,3 +138,21 @@ def test_utf16_without_bom_in_plain_english_is_text_not_binary():
     for codec in ("utf-16-le", "utf-16-be"):
         decoded, _ = decode_bytes(text.encode(codec))
         assert decoded == text
+
+
+def test_decoding_in_many_threads_keeps_each_files_own_verdict():
+    """A server decodes uploads and indexed files in several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from index.encoding import decode
+
+    pure = "déjà vu, à côté\n".encode("cp1252") * 40
+    mixed = ("é".encode() + "à".encode("cp1252") + b"\n") * 40
+
+    def verdict(i: int) -> tuple[int, str, tuple[str, ...]]:
+        decoded = decode(pure if i % 2 else mixed)
+        return i % 2, decoded.encoding, decoded.notes
+
+    with ThreadPoolExecutor(4) as pool:
+        verdicts = set(pool.map(verdict, range(800)))
+    assert len(verdicts) == 2, verdicts  # one verdict for each file, whatever ran beside it

@@ -428,6 +428,7 @@ TRAVERSALS = (
     "//etc/passwd",
     "\\..\\..\\..\\etc\\passwd",
     "{idx}/manifest.sqlite3",
+    "{idx}/writer.lock",  # holds the secret with which `dossier index` hands a run to serve
     "{idx}/chroma/chroma.sqlite3",
     "{idx}/../corpus/2025-09-19-france-mali.txt",
     "{work}/hostile/" + ARTICLE_NAME,

@@ -122,3 +122,12 @@ def test_utf16_and_cp1252_articles_are_text(tmp_path):
     cp1252.write_bytes("Le musée a rouvert à Besançon.".encode("cp1252"))
     assert store(utf16, "a.txt", folder).name == "a.txt"
     assert store(cp1252, "b.txt", folder).name == "b.txt"
+
+
+def test_the_indexing_limit_applies_before_the_copy(tmp_path):
+    """A server run with a lower max_file_mb refuses larger uploads up front, not after."""
+    source = tmp_path / "long.txt"
+    source.write_text("A long article about the harbour. " * 40_000, encoding="utf-8")  # 1.4 MB
+    with pytest.raises(UploadRejected, match=r"over the 1 MB limit"):
+        store(source, "long.txt", tmp_path / "uploads", limit=1_000_000)
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").iterdir())
