@@ -202,15 +202,16 @@ def index_cmd(
                 )
                 _finish_index(report, settings, json_out)
             if holder.get("url"):
-                why = (
-                    "--rebuild (files can be added while it runs: drop --rebuild)"
-                    if rebuild
-                    else f"{' '.join(own)}: it indexes with its own settings (drop them)"
-                )
-                _fail(
+                served = (
                     f"the index {settings['index_dir']}/ is open in "
-                    f"{describe(holder, Path(settings['index_dir']))}: stop it before {why}."
+                    f"{describe(holder, Path(settings['index_dir']))}"
                 )
+                if rebuild:
+                    _fail(
+                        f"{served}: stop it before --rebuild (files can be added while it "
+                        "runs: drop --rebuild)."
+                    )
+                _fail(f"{served}, which indexes with its own settings: drop {' '.join(own)}.")
             lock.acquire(
                 wait,
                 on_wait=lambda holder: _note(

@@ -31,8 +31,9 @@ LLM_MODES = ("auto", "ollama", "openai", "extractive")
 PROBE_TIMEOUT = 3.0  # seconds: a server that does not list its models by then is "not reachable"
 # A whole reply may take this many LLM timeouts (DOSSIER_LLM_TIMEOUT, "seconds without a byte"):
 # one to load the model and read the prompt, two to write the answer (480 tokens at 2 tokens a
-# second at the default 120 s; a 512-token answer at 2.2 a second). A server that keeps sending tokens without ever
-# finishing (a model in a loop) would never trip the per-byte timeout; this ends it.
+# second at the default 120 s; a 512-token answer at 2.2 a second). A server that keeps
+# sending tokens without ever finishing (a model in a loop) would never trip the per-byte
+# timeout; this ends it.
 ANSWER_TIMEOUTS = 3
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
