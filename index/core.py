@@ -8,6 +8,7 @@ index, a cache rebuilt from the server's chunks whenever the server's generation
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +117,7 @@ class Index:
             lock = WriterLock(self.dir, self.writer_name, **about)
             lock.acquire(wait, on_wait)
             self._hold = lock
+            atexit.register(lock.release)  # a server stopped by a signal: its secret goes too
 
     def __enter__(self) -> Index:
         return self
