@@ -4,6 +4,7 @@ free loopback port, its output in log files, stopped at the end."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -118,3 +119,17 @@ def clean_env(ollama_host: str) -> dict:
     ):  # no console script: import the package from the checkout
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+def sse_events(response) -> list[tuple[str, dict]]:
+    """The server-sent events of an httpx streaming response, as (event, data)."""
+    events, name, data = [], None, []
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            data.append(line.removeprefix("data: "))
+        elif not line and name:
+            events.append((name, json.loads("\n".join(data))))
+            name, data = None, []
+    return events

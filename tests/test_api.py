@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import CORPUS
 from .ollama_standin import StandInOllama
-from .serving import clean_env, dossier_command, serving
+from .serving import clean_env, dossier_command, serving, sse_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,20 +69,6 @@ def server(workdir, standin):
     env.update(DOSSIER_API_TOKEN=TOKEN, DOSSIER_PASSWORD=PASSWORD)
     with serving(work, env) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield client
-
-
-def _events(response: httpx.Response) -> list[tuple[str, dict]]:
-    """The server-sent events of a response, as (event, data)."""
-    events, name, data = [], None, []
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            data.append(line.removeprefix("data: "))
-        elif not line and name:
-            events.append((name, json.loads("\n".join(data))))
-            name, data = None, []
-    return events
 
 
 # -- search, ask, stream, health --------------------------------------------------------------
@@ -155,7 +141,7 @@ def test_ask_stream_sends_status_passages_deltas_then_the_answer(server):
     with server.stream("POST", "/api/ask/stream", json={"question": ARREST}, headers=AUTH) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        events = _events(r)
+        events = sse_events(r)
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "status" and "Ollama" in events[0][1]["text"]
     assert kinds[1] == "passages" and set(events[1][1]["passages"][0]) == PASSAGE_KEYS
@@ -172,7 +158,7 @@ def test_ask_stream_reports_an_llm_failure_as_an_error_event(server, standin):
     try:
         body = {"question": ARREST, "llm": "ollama"}
         with server.stream("POST", "/api/ask/stream", json=body, headers=AUTH) as r:
-            events = _events(r)
+            events = sse_events(r)
         plain = server.post("/api/ask", json=body, headers=AUTH)
     finally:
         standin.fault = None

@@ -32,7 +32,7 @@ from eval.faults import (
 from tests.ollama_standin import StandInOllama
 
 from .conftest import CORPUS
-from .serving import clean_env, dossier_command, serving
+from .serving import clean_env, dossier_command, serving, sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -216,19 +216,6 @@ def test_dossier_ask_with_ollama_down_exits_2_at_once(workdir):
     assert took < bound(TIMEOUT) + PROCESS
 
 
-def _events(response: httpx.Response) -> list[tuple[str, dict]]:
-    events, name, data = [], None, []
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            data.append(line.removeprefix("data: "))
-        elif not line and name:
-            events.append((name, json.loads("\n".join(data))))
-            name, data = None, []
-    return events
-
-
 @pytest.mark.slow
 def test_the_http_api_streams_a_fallback_or_an_error_for_an_endless_stream(workdir):
     with StandInOllama(models=["llama3.2:3b"], fault="trickle", interval=0.05) as standin:
@@ -236,13 +223,13 @@ def test_the_http_api_streams_a_fallback_or_an_error_for_an_endless_stream(workd
         with serving(workdir, env) as url, httpx.Client(base_url=url, timeout=60) as client:
             started = time.monotonic()
             with client.stream("POST", "/api/ask/stream", json={"question": QUESTION}) as r:
-                auto = _events(r)
+                auto = sse_events(r)
             auto_took = time.monotonic() - started
             standin.fault = "trickle"
             body = {"question": QUESTION, "llm": "ollama"}
             started = time.monotonic()
             with client.stream("POST", "/api/ask/stream", json=body) as r:
-                strict = _events(r)
+                strict = sse_events(r)
             strict_took = time.monotonic() - started
             plain = client.post("/api/ask", json=body)
     kinds = [kind for kind, _ in auto]
