@@ -202,10 +202,7 @@ def index_cmd(
                 )
                 _finish_index(report, settings, json_out)
             if holder.get("url"):
-                served = (
-                    f"the index {settings['index_dir']}/ is open in "
-                    f"{describe(holder, Path(settings['index_dir']))}"
-                )
+                served = f"the index {settings['index_dir']}/ is open in {describe(holder)}"
                 if rebuild:
                     _fail(
                         f"{served}: stop it before --rebuild (files can be added while it "
@@ -215,8 +212,7 @@ def index_cmd(
             lock.acquire(
                 wait,
                 on_wait=lambda holder: _note(
-                    f"waiting up to {wait:g} s for {describe(holder, Path(settings['index_dir']))}"
-                    " to finish writing the index…"
+                    f"waiting up to {wait:g} s for {describe(holder)} to finish writing the index…"
                 ),
             )
         for trash in Path(settings["index_dir"]).glob(".trash-*"):  # a killed --rebuild's
@@ -274,7 +270,7 @@ def _index_through_server(
     from index.indexer import IndexReport
     from index.lock import describe
 
-    server = describe(holder, Path("."))
+    server = describe(holder)
     if not quiet:
         _note(f"the index is open in {server}: it indexes the files and answers from them after.")
     from index.lock import read_holder
@@ -1021,7 +1017,7 @@ def _lock_for_serving(settings: dict):
     holder = read_holder(index_dir)
     if holder is not None and holder.get("url"):
         raise ConfigError(
-            f"the index {index_dir}/ is already served by {describe(holder, index_dir)}: open "
+            f"the index {index_dir}/ is already served by {describe(holder)}: open "
             "that page, or serve another --index-dir (several servers share one index through "
             "a Chroma server: --chroma-url)."
         )
@@ -1035,7 +1031,7 @@ def _lock_for_serving(settings: dict):
     lock.acquire(
         wait=float("inf"),
         on_wait=lambda holder: _note(
-            f"waiting for {describe(holder, index_dir)} to finish writing the index…"
+            f"waiting for {describe(holder)} to finish writing the index…"
         ),
     )
     return lock, about.get("secret")

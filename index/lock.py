@@ -30,7 +30,7 @@ _held: dict[str, list] = {}  # resolved dir -> [fd, count]: the process's own ho
 _registry = threading.Lock()
 
 
-def describe(holder: dict, index_dir: Path) -> str:
+def describe(holder: dict) -> str:
     """'`dossier index` (pid 123, since 21:04:05)' for messages."""
     what = holder.get("command") or "another dossier process"
     since = holder.get("since", "")
@@ -130,13 +130,13 @@ class WriterLock:
     def busy_message(self, holder: dict, wait: float) -> str:
         if holder.get("url"):
             return (
-                f"the index {self.dir}/ is open in {describe(holder, self.dir)}, its one "
+                f"the index {self.dir}/ is open in {describe(holder)}, its one "
                 "writer: add files through its page, or with `dossier index` (which hands them "
                 "to it), or stop it first."
             )
         waited = f" (waited {wait:g} s)" if wait else ""
         return (
-            f"the index {self.dir}/ is being written by {describe(holder, self.dir)}{waited}: "
+            f"the index {self.dir}/ is being written by {describe(holder)}{waited}: "
             "one writer at a time. Run this again when it has finished, or add --wait SECONDS "
             "to wait for it."
         )
