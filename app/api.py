@@ -157,7 +157,7 @@ class ClaimOut(BaseModel):
 class AskResponse(BaseModel):
     question: str
     answer: str
-    mode: str = Field(description="ollama, openai or extractive.")
+    mode: str = Field(description="ollama, openai, llamacpp or extractive.")
     model: str | None
     answerable: bool = Field(description="False when dossier declines: the articles don't say.")
     citations: list[CitationOut]
@@ -169,7 +169,9 @@ class AskResponse(BaseModel):
 
 
 class LLMHealth(BaseModel):
-    mode: str = Field(description="The mode answers would use now: ollama, openai or extractive.")
+    mode: str = Field(
+        description="The mode answers would use now: ollama, openai, llamacpp or extractive."
+    )
     model: str | None
     reachable: bool = Field(description="Does the configured LLM server answer with a model?")
     reason: str

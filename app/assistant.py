@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +28,9 @@ from index.types import Passage
 
 from . import extractive, prompts
 from .citations import parse_citations
+from .llamacpp_backend import bundled_gguf, is_gguf_path
 from .llm import Backend, Choice, LLMError, choose_backend
+from .markup import MarkupFilter, strip_markup
 from .support import check
 
 DECLINE = {"en": "The articles don't say.", "fr": "Les articles ne le disent pas."}
@@ -244,7 +247,9 @@ class CachedEmbedder:
 
 
 class Assistant:
-    """Answers questions about an `Index`. `llm` is "auto", "ollama", "openai" or "extractive".
+    """Answers questions about an `Index`. `llm` is "auto", "ollama", "openai", "llamacpp" or
+    "extractive"; for "llamacpp", `model` is the path of a GGUF file (run in this process,
+    on `threads` threads), and `max_tokens` bounds every backend's answer.
 
     `openai_base_url` is an OpenAI-compatible server (e.g. "http://gpu-box:8000/v1"), used by
     "openai" and tried first by "auto"; `openai_api_key` defaults to DOSSIER_OPENAI_API_KEY,
@@ -263,8 +268,12 @@ class Assistant:
         k: int = 5,
         openai_base_url: str | None = None,
         openai_api_key: str | None = None,
+        max_tokens: int = 512,
+        threads: int | None = None,
     ) -> None:
         self.index = index
+        self.max_tokens = max_tokens
+        self.threads = threads  # llama.cpp's (llamacpp mode); None: the cores available
         self.llm = llm
         self.model = model
         self.ollama_host = ollama_host
@@ -295,6 +304,12 @@ class Assistant:
 
         `llm` and `model` override the assistant's settings for one question.
         """
+        if model and model != self.model and is_gguf_path(model) and not self._may_load(model):
+            raise ConfigError(
+                f"The model {model!r} is a file path: a question cannot load a GGUF file of its "
+                "own. Ask with the model this assistant was started with (--model), or a "
+                "server's model name."
+            )
         model, llm = model or self.model, llm or self.llm
         cached = self._choices.get((llm, model))
         if cached and not refresh and time.monotonic() - cached[0] < CHOICE_TTL:
@@ -307,12 +322,25 @@ class Assistant:
             timeout=self.timeout,
             openai_base_url=self.openai_base_url,
             openai_api_key=self._openai_api_key,
+            max_tokens=self.max_tokens,
+            threads=self.threads,
         )
         self._choices[(llm, model)] = (time.monotonic(), choice)
         if len(self._choices) > MAX_CHOICES:  # model names come from API clients: bound them
             oldest = min(self._choices, key=lambda key: self._choices[key][0])
             self._choices.pop(oldest, None)
         return choice
+
+    def _may_load(self, model: str) -> bool:
+        """A GGUF path a question may name: the configured model's file, or the bundled one
+        (what `--llm llamacpp` loads without --model). Nothing else: the page and the API
+        take model names from their users, and a path would let them load any file."""
+        allowed = [p for p in (self.model, bundled_gguf()) if p and is_gguf_path(str(p))]
+        try:
+            wanted = Path(model).expanduser().resolve()
+            return any(Path(p).expanduser().resolve() == wanted for p in allowed)
+        except OSError:
+            return False
 
     # -- answering --------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[dict] = (), **options) -> Answer:
@@ -485,10 +513,14 @@ class Assistant:
                 f"model's {backend.context_window}-token context window",
             )
         pieces: list[str] = []
+        shown = MarkupFilter()  # echoed prompt markup never reaches the page, even briefly
         for piece in backend.stream(prompts.system_prompt(), prompt):
             pieces.append(piece)
-            yield Event("delta", piece)
-        return used, "".join(pieces)
+            if visible := shown.feed(piece):
+                yield Event("delta", visible)
+        if rest := shown.flush():
+            yield Event("delta", rest)
+        return used, strip_markup("".join(pieces))
 
     def _extract(self, standalone: str, question: str, passages: list[Passage]):
         # Sentences are scored against what is asked now; the previous question's words only

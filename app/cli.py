@@ -439,7 +439,8 @@ Llm = Annotated[
     typer.Option(
         "--llm",
         help="auto (the OpenAI-compatible server when --openai-base-url is set and answers, "
-        "else Ollama when it answers and has a model, else extractive), ollama, openai, or "
+        "else Ollama when it answers and has a model, else the GGUF file --model names, else "
+        "extractive), ollama, openai, llamacpp (a GGUF file run in this process), or "
         "extractive (no LLM: quotes the best sentences). Env DOSSIER_LLM.",
     ),
 ]
@@ -447,8 +448,16 @@ Model = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="LLM model, e.g. llama3.2:3b, or one the OpenAI-compatible server lists "
-        "(env DOSSIER_MODEL).",
+        help="LLM model, e.g. llama3.2:3b, or one the OpenAI-compatible server lists; for "
+        "--llm llamacpp the path of a .gguf file (env DOSSIER_MODEL).",
+    ),
+]
+MaxTokens = Annotated[
+    int | None,
+    typer.Option(
+        "--max-tokens",
+        min=1,
+        help="Longest answer the LLM may write, in tokens (env DOSSIER_MAX_TOKENS; default 512).",
     ),
 ]
 OpenAIBaseUrl = Annotated[
@@ -474,6 +483,8 @@ def _assistant(settings: dict, idx):
         timeout=settings["llm_timeout"],
         k=settings["top_k"],
         openai_base_url=settings["openai_base_url"],
+        max_tokens=settings["max_tokens"],
+        threads=settings["llm_threads"],
     )
 
 
@@ -484,6 +495,7 @@ def ask(
     ],
     llm: Llm = None,
     model: Model = None,
+    max_tokens: MaxTokens = None,
     openai_base_url: OpenAIBaseUrl = None,
     k: Annotated[
         int | None,
@@ -514,6 +526,7 @@ def ask(
                 "top_k": k,
                 "llm": llm,
                 "model": model,
+                "max_tokens": max_tokens,
                 "openai_base_url": openai_base_url,
             }
         )
@@ -607,6 +620,7 @@ def eval_cmd(
     qaset: Annotated[Path, typer.Argument(help="A Q&A set (JSONL).", metavar="QASET.jsonl")],
     llm: Llm = None,
     model: Model = None,
+    max_tokens: MaxTokens = None,
     openai_base_url: OpenAIBaseUrl = None,
     k: Annotated[
         int | None,
@@ -676,6 +690,7 @@ def eval_cmd(
                 "top_k": k,
                 "llm": llm,
                 "model": model,
+                "max_tokens": max_tokens,
                 "openai_base_url": openai_base_url,
             }
         )
@@ -939,6 +954,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (env DOSSIER_PORT; default 7860).")] = None,
     llm: Llm = None,
     model: Model = None,
+    max_tokens: MaxTokens = None,
     openai_base_url: OpenAIBaseUrl = None,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
@@ -958,6 +974,7 @@ def serve(
                 "chroma_url": chroma_url,
                 "llm": llm,
                 "model": model,
+                "max_tokens": max_tokens,
                 "openai_base_url": openai_base_url,
                 "host": host,
                 "port": port,

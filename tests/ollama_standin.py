@@ -36,6 +36,11 @@ computed from the prompt so that tests can predict it:
   "qui ", "comment", "combien" or "quel").
 
 ``.reply`` (a string, or a callable taking the request's messages) overrides all of this.
+``.relay`` hands the chat to a real model instead: a callable taking the messages and the
+request's ``options`` and returning ``(pieces, prompt_tokens)``, where ``pieces`` yields the
+model's tokens as it writes them; each becomes one NDJSON line the moment it arrives, and the
+done line carries the real prompt count (``tests/llm_relay.py`` runs SmolLM2 through
+llama.cpp this way). Ollama's framing then carries real tokens, at a real model's pace.
 ``.fault`` breaks /api/chat on purpose, and can be changed at any time: "404" (model not
 found), "500" (runner terminated), "slow" (waits ``.delay`` seconds before the status line),
 "slow_first_token" (the status line and headers at once, as Ollama sends them, then
@@ -509,6 +514,9 @@ class _Handler(BaseHTTPRequestHandler):
         standin.evaluations.append(
             {"num_ctx": num_ctx, "prompt_tokens": total, "evaluated": evaluated}
         )
+        if standin.relay is not None and fault is None:
+            self._relay(stream, name, messages, body.get("options") or {}, started)
+            return
         answer = standin._answer(messages)
         pieces = _pieces(answer)
         if fault in ("cut", "no_done", "cut_clean", "trickle"):
@@ -528,6 +536,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat_reply(False, name, [answer], "stop", started, evaluated)
             return
         self._chat_reply(True, name, pieces, "stop", started, evaluated)
+
+    def _relay(self, stream: bool, name: str, messages: list, options: dict, started: int):
+        """The reply of the real model behind `.relay`, token by token as it comes."""
+        pieces, evaluated = self.standin.relay(messages, options)
+        self.standin.evaluations.append(
+            {
+                "num_ctx": context_size({"options": options}),
+                "prompt_tokens": evaluated,
+                "evaluated": evaluated,
+            }
+        )
+        if not stream:
+            self._chat_reply(False, name, ["".join(pieces)], "stop", started, evaluated)
+            return
+        self._start_stream()
+        written: list[str] = []
+        try:
+            for piece in pieces:
+                written.append(piece)
+                self._chunk(_line(_part(name, piece)))
+        except OSError:  # the client went away: stop the model too
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+            self.close_connection = True
+            return
+        self._chat_reply(
+            True, name, [], "stop", started, evaluated, started_stream=True, written=written
+        )
 
     def _broken_reply(self, fault: str, stream: bool, name: str, pieces: list[str]) -> None:
         """Two content lines and no done line: the connection drops ("cut"), the body ends
@@ -589,8 +626,9 @@ class _Handler(BaseHTTPRequestHandler):
         started: int,
         evaluated: int,
         started_stream: bool = False,
+        written: list[str] = (),
     ) -> None:
-        answer = "".join(pieces)
+        answer = "".join([*written, *pieces])
         final = _part(name, "" if stream else answer)
         final["done"] = True
         final["done_reason"] = reason
@@ -601,7 +639,7 @@ class _Handler(BaseHTTPRequestHandler):
                 load_duration=1_000_000,
                 prompt_eval_count=evaluated,
                 prompt_eval_duration=500_000,
-                eval_count=len(answer.split()),
+                eval_count=len(written) or len(answer.split()),
                 eval_duration=elapsed + 500_000,
             )
         if not stream:
@@ -652,7 +690,9 @@ class StandInOllama:
         interval: float = 0.1,
         context_length: int = CONTEXT_LENGTH,
         reply: str | Callable[[list[dict]], str] | None = None,
+        relay: Callable[[list[dict], dict], tuple[Iterable[str], int]] | None = None,
     ) -> None:
+        self.relay = relay
         self.models = list(models)
         self.fault = fault
         self.delay = delay

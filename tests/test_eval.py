@@ -150,7 +150,7 @@ def test_sweep_settings_are_parsed_and_checked():
         ("chunk_size=400,800", "cannot be swept"),
         ("k=0,3", "at least 1"),
         ("dense_weight=2", "from 0 to 1"),
-        ("llm=gpt", "auto, ollama, openai or extractive"),
+        ("llm=gpt", "auto, ollama, openai, llamacpp, extractive"),
     ):
         with pytest.raises(ConfigError, match=message):
             parse_set(bad)

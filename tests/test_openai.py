@@ -174,7 +174,7 @@ def test_auto_prefers_the_openai_server_then_ollama_then_extractive(sample_index
     neither = assistant(sample_index, down, llm="auto").ask(QUESTION)
     assert neither.mode == "extractive" and neither.answerable
     assert f"not reachable at {down}" in neither.notice
-    assert "Ollama, tried next: Ollama is not reachable" in neither.notice
+    assert "; not Ollama: Ollama is not reachable" in neither.notice
 
 
 def test_the_page_lists_the_servers_models_and_names_the_server(sample_index, server):
