@@ -295,11 +295,25 @@ def create_api(
         return {"query": body.query, "passages": _passages(passages)}
 
     llm_failed = {
-        502: {"model": Problem, "description": "The LLM server failed (llm=ollama or openai)."}
+        502: {"model": Problem, "description": "The LLM failed (llm=ollama, openai or llamacpp)."}
     }
     asking = threading.BoundedSemaphore(ASK_CONCURRENCY)
 
     def check_mode(body: AskRequest) -> None:
+        try:
+            assistant.check_model(body.model)
+        except ConfigError as exc:
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ["body", "model"],
+                        "msg": str(exc),
+                        "input": body.model,
+                    }
+                ],
+            ) from None
         if body.llm == "openai" and not assistant.openai_base_url:
             raise HTTPException(
                 422,

@@ -41,6 +41,10 @@ MAX_TURN_CHARS = 1000  # of each earlier turn, in the rewriting prompt
 MIN_PASSAGE_CHARS = 200  # a passage cut shorter than this cannot answer anything
 CHOICE_TTL = 30.0  # seconds an `auto` probe of the LLM server is trusted
 MAX_CHOICES = 32  # (mode, model) probes remembered at once
+# A sentence that cites nothing is given the passage it copies when its support reaches this:
+# word for word scores 0.9–1.0, close paraphrases of the sample article 0.5–0.97, invented
+# claims at most 0.24 (tests/data/support_pairs.jsonl); 0.7 takes near-copies only.
+ATTRIBUTE_THRESHOLD = 0.7
 
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 # "comment" is English too: left to the stop-word count.
@@ -116,6 +120,7 @@ class ClaimCheck:
     start: int = 0  # offsets in the answer's text
     end: int = 0
     supports: tuple[bool, ...] = ()  # for each cited passage: does it support the sentence?
+    attributed: bool = False  # the citation is dossier's: the model copied the passage bare
 
     def to_dict(self) -> dict:
         return {
@@ -123,6 +128,7 @@ class ClaimCheck:
             "cited": list(self.cited),
             "supported": self.supported,
             "supports": list(self.supports),
+            "attributed": self.attributed,
         }
 
 
@@ -270,8 +276,10 @@ class Assistant:
         openai_api_key: str | None = None,
         max_tokens: int = 512,
         threads: int | None = None,
+        attribute: bool = True,
     ) -> None:
         self.index = index
+        self.attribute = attribute  # cite a bare sentence that copies a passage (_attribute)
         self.max_tokens = max_tokens
         self.threads = threads  # llama.cpp's (llamacpp mode); None: the cores available
         self.llm = llm
@@ -304,12 +312,7 @@ class Assistant:
 
         `llm` and `model` override the assistant's settings for one question.
         """
-        if model and model != self.model and is_gguf_path(model) and not self._may_load(model):
-            raise ConfigError(
-                f"The model {model!r} is a file path: a question cannot load a GGUF file of its "
-                "own. Ask with the model this assistant was started with (--model), or a "
-                "server's model name."
-            )
+        self.check_model(model)
         model, llm = model or self.model, llm or self.llm
         cached = self._choices.get((llm, model))
         if cached and not refresh and time.monotonic() - cached[0] < CHOICE_TTL:
@@ -330,6 +333,15 @@ class Assistant:
             oldest = min(self._choices, key=lambda key: self._choices[key][0])
             self._choices.pop(oldest, None)
         return choice
+
+    def check_model(self, model: str | None) -> None:
+        """ConfigError when a question names a GGUF file it may not load (see `_may_load`)."""
+        if model and model != self.model and is_gguf_path(model) and not self._may_load(model):
+            raise ConfigError(
+                f"The model {model!r} is a file path: a question cannot load a GGUF file of its "
+                "own. Ask with the model this assistant was started with (--model), or a "
+                "server's model name."
+            )
 
     def _may_load(self, model: str) -> bool:
         """A GGUF path a question may name: the configured model's file, or the bundled one
@@ -535,7 +547,33 @@ class Assistant:
         yield Event("delta", text)
         return text, found.reason
 
+    def _attribute(self, text: str, used: list[Passage]) -> tuple[str, set[str]]:
+        """`text` with a citation added after each sentence that cites nothing but copies a
+        passage almost word for word (support at least ATTRIBUTE_THRESHOLD), and those
+        sentences. Small models copy the right sentence and leave the [n] out; the sentence
+        then rests on that passage as surely as if the model had cited it."""
+        parsed = parse_citations(text, len(used))
+        bare = [c for c in parsed.claims if not c.cited and _states_something(c.text)]
+        if not bare or not used:
+            return text, set()
+        texts = [p.text for p in used]
+        scores = check([c.text for c in bare], [texts] * len(bare), self.embedder)
+        pieces, last, attributed = [], 0, set()
+        for claim, supports in zip(bare, scores, strict=True):
+            n, best = max(enumerate(supports, 1), key=lambda pair: pair[1].score)
+            if best.score < ATTRIBUTE_THRESHOLD:
+                continue
+            pieces += [parsed.text[last : claim.end].rstrip(), f" [{n}]"]
+            last = claim.end
+            attributed.add(f"{claim.text.rstrip()} [{n}]")
+        if not attributed:
+            return text, set()
+        return "".join([*pieces, parsed.text[last:]]), attributed
+
     def _finish(self, text: str, used: list[Passage], backend, timings, reason, common) -> Answer:
+        attributed: set[str] = set()
+        if backend is not None and self.attribute:
+            text, attributed = self._attribute(text, used)
         parsed = parse_citations(text, len(used))
         claims = [c for c in parsed.claims if c.cited]
         bare = [re.sub(r"\s*\[\d+\]", "", c.text).strip() for c in claims]
@@ -565,6 +603,7 @@ class Assistant:
                     claim.start,
                     claim.end,
                     tuple(s.supported for s in supports),
+                    claim.text.strip() in attributed,
                 )
             )
         from .support import SUPPORT_THRESHOLD

@@ -73,7 +73,8 @@ def _console(stderr: bool = False):
 def _fail(message: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    # One line, however long: the terminal wraps it, and a script reading stderr gets one line.
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
