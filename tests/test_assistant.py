@@ -127,12 +127,12 @@ def test_context_window_drops_the_least_relevant_passages_first(sample_index, se
 
 def test_a_single_passage_too_long_for_the_window_is_cut(sample_index, server):
     passages = sample_index.search(QUESTION, 1)
-    kept, _ = fit_passages(QUESTION, passages, context_window=1050, answer_tokens=512)
+    kept, _ = fit_passages(QUESTION, passages, context_window=850, answer_tokens=512)
     assert len(kept) == 1 and len(kept[0].text) < len(passages[0].text)
     assert kept[0].text.endswith("."), "cut at the end of a sentence"
     assert passages[0].text.startswith(kept[0].text)
     with pytest.raises(LLMError, match="DOSSIER_CONTEXT_WINDOW to at least"):
-        fit_passages(QUESTION, passages, context_window=900, answer_tokens=512)
+        fit_passages(QUESTION, passages, context_window=750, answer_tokens=512)
     # a window too small for anything: auto answers extractively and says why
     answer = assistant(sample_index, server, context_window=600).ask(QUESTION)
     assert answer.mode == "extractive" and "DOSSIER_CONTEXT_WINDOW" in answer.notice
