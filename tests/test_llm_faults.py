@@ -120,18 +120,18 @@ def test_the_prompt_dossier_fits_fits_by_the_servers_count(sample_index, window)
 def test_a_model_with_a_smaller_context_length_gets_a_prompt_that_fits_it(sample_index):
     """Ollama clamps num_ctx to the model's own context length (and then cuts the prompt):
     dossier reads that length from /api/show and fits the prompt to it."""
-    with StandInOllama(models=["llama3.2:3b"], context_length=1200) as server:
+    with StandInOllama(models=["llama3.2:3b"], context_length=1000) as server:
         helper = Assistant(sample_index, llm="ollama", ollama_host=server.url, k=10)
         events = list(helper.stream(QUESTION))
         (evaluation,) = server.evaluations
         (chat,) = server.chats
     answer = events[-1].answer
     assert answer.mode == "ollama" and answer.citations
-    assert chat["options"]["num_ctx"] == 1200
+    assert chat["options"]["num_ctx"] == 1000
     assert evaluation["evaluated"] == evaluation["prompt_tokens"], "nothing was cut"
     statuses = [e.text for e in events if e.kind == "status"]
-    assert "its context window of 1200 tokens" in statuses[0]
-    assert any("left out to fit the model's 1200-token context window" in s for s in statuses)
+    assert "its context window of 1000 tokens" in statuses[0]
+    assert any("left out to fit the model's 1000-token context window" in s for s in statuses)
 
 
 def test_a_prompt_the_server_cuts_anyway_is_detected(dense_index):
