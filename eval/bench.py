@@ -763,8 +763,9 @@ def generation(plan: Plan, embedder, work: Path, progress=None) -> dict:
             _timed_answer(sides[name](warm[1]))
         runs: dict[str, list[dict]] = {name: [] for name in names}
         for i, (_, prompt) in enumerate(asked):
-            _say(progress, f"generation {i + 1}/{len(asked)}: {', '.join(names)}")
-            for name in names[i % len(names) :] + names[: i % len(names)]:
+            order = names[i % len(names) :] + names[: i % len(names)]
+            _say(progress, f"generation {i + 1}/{len(asked)}: {', '.join(order)}")
+            for name in order:
                 runs[name].append(_timed_answer(sides[name](prompt)))
     summary = {name: _side(found) for name, found in runs.items()}
     floor, emb = summary["floor"], summary["embedded"]
@@ -950,7 +951,7 @@ def generation_rows(gen: dict) -> list[tuple[str, str, str, str]]:
         return [("LLM generation (SmolLM2-135M, llama.cpp)", f"skipped: {gen['skipped']}",
                  gen["install"], "")]  # fmt: skip
     floor, emb, srv = gen["floor"], gen["embedded"], gen["server"]
-    what = f"{gen['questions']} answers, ≤ {gen['max_tokens']} tokens, {gen['model']}"
+    what = f"{gen['questions']} answers ≤ {gen['max_tokens']} tokens"
     rows = [(f"LLM tokens/s, embedded ({what})", f"{emb['tokens_per_s']} tokens/s",
              f"bare llama.cpp {floor['tokens_per_s']} tokens/s",
              _against(gen, "embedded_tokens_per_s_vs_floor", "of"))]  # fmt: skip

@@ -302,7 +302,10 @@ def test_ask_on_the_command_line(workdir):
 def test_ask_with_an_unknown_llm_mode_is_a_usage_error(tmp_path):
     result = run("ask", "Why?", "--llm", "gpt-9", cwd=tmp_path)
     assert result.returncode == 2
-    assert "--llm: expected one of auto, ollama, openai, llamacpp, extractive, got 'gpt-9'" in result.stderr
+    assert (
+        "--llm: expected one of auto, ollama, openai, llamacpp, extractive, got 'gpt-9'"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     env_result = run_env("ask", "Why?", cwd=tmp_path, DOSSIER_LLM="chatgpt")
     assert env_result.returncode == 2 and "DOSSIER_LLM" in env_result.stderr
