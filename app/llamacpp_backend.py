@@ -149,13 +149,7 @@ def load(path: str | Path, *, context_window: int, threads: int) -> Loaded:
                 return model
         started = time.monotonic()
         try:
-            llama = llama_cpp.Llama(
-                model_path=str(file),
-                n_ctx=context_window,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
+            llama = _open(llama_cpp, file, context_window, threads)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMError(
                 f"{path}: llama.cpp could not load this GGUF file ({exc}); it may be cut short "
@@ -166,13 +160,7 @@ def load(path: str | Path, *, context_window: int, threads: int) -> Loaded:
         if trained < context_window:  # load again at the model's own length
             with contextlib.suppress(Exception):
                 llama.close()
-            llama = llama_cpp.Llama(
-                model_path=str(file),
-                n_ctx=trained,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
+            llama = _open(llama_cpp, file, trained, threads)
         model = Loaded(
             llama,
             file,
@@ -183,6 +171,12 @@ def load(path: str | Path, *, context_window: int, threads: int) -> Loaded:
         )
         _LOADED[(file, model.context_window, threads)] = model
         return model
+
+
+def _open(llama_cpp, file: Path, n_ctx: int, threads: int):
+    return llama_cpp.Llama(
+        model_path=str(file), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
 
 
 def _trained_context(llama) -> int | None:
