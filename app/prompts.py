@@ -14,11 +14,26 @@ from __future__ import annotations
 import html
 import re
 from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from index.errors import ConfigError
 from index.types import Passage
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+def _prompts_dir() -> Traversable:
+    """`prompts/` of the checkout, or the copy an installed wheel holds (`app._prompts`)."""
+    checkout = Path(__file__).resolve().parent.parent / "prompts"
+    if checkout.is_dir():
+        return checkout
+    try:
+        return resources.files("app._prompts")
+    except ModuleNotFoundError:
+        return checkout
+
+
+PROMPTS_DIR: Traversable = _prompts_dir()
 FENCES = ("passage", "conversation")  # the tags prompts/ puts around quoted data
 # "<", its HTML entities and its full-width and small look-alikes; "/" and its full-width
 # form; a fence name, in any case, in ASCII or full-width letters, with spaces or zero-width
@@ -44,7 +59,14 @@ _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 @cache
 def load(name: str) -> str:
     """The template `prompts/NAME.md`, trailing newline removed."""
-    return (PROMPTS_DIR / f"{name}.md").read_text(encoding="utf-8").rstrip("\n")
+    path = PROMPTS_DIR / f"{name}.md"
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"dossier's prompt template {path} is missing: reinstall dossier "
+            "(pip install --force-reinstall dossier), or restore prompts/ in the checkout"
+        ) from None
 
 
 def defuse(text: str) -> str:

@@ -76,3 +76,18 @@ def test_a_file_name_or_article_holding_a_slot_name_stays_as_written():
     assert "An article quoting {question} and {text}." in prompt
     assert prompt.count("Why was the agent arrested?") == 1
     assert 'trusted="yes' not in prompt
+
+
+def test_a_missing_template_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    import pytest
+
+    from app import prompts
+    from index.errors import ConfigError
+
+    monkeypatch.setattr(prompts, "PROMPTS_DIR", tmp_path)
+    prompts.load.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"system\.md is missing: reinstall dossier"):
+            system_prompt()
+    finally:
+        prompts.load.cache_clear()
