@@ -287,16 +287,21 @@ def missing_names_in(text: str, reference: str) -> list[str]:
     missing = []
     for name in names:
         folded = unaccent(name.lower())
-        folded = _DEMONYMS.get(folded, folded)
-        stems = frozenset(
-            unaccent(s) for lang in LANGUAGES for s in tokens(folded, lang, frozenset())
-        )
-        if not stems or _matches(stems, present, prefixes):
-            continue
-        if any(len(s) >= 4 and s[:4] in short for s in stems) and not name.isdigit():
-            continue  # Malian/malien, Russian/Russie
-        missing.append(name)
+        if not any(
+            _mentioned(form, name.isdigit(), present, prefixes, short)
+            for form in dict.fromkeys([folded, _DEMONYMS.get(folded, folded)])
+        ):  # "March" is mentioned as March or as « mars »
+            missing.append(name)
     return missing
+
+
+def _mentioned(
+    folded: str, digits: bool, present: set[str], prefixes: set[str], short: set[str]
+) -> bool:
+    stems = frozenset(unaccent(s) for lang in LANGUAGES for s in tokens(folded, lang, frozenset()))
+    if not stems or _matches(stems, present, prefixes):
+        return True
+    return any(len(s) >= 4 and s[:4] in short for s in stems) and not digits  # Malian/malien
 
 
 def number_subject(question: str) -> list[frozenset[str]]:

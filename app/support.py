@@ -7,13 +7,19 @@ their first five letters ("espionage"/"espionnage"); the embedding side is the c
 two texts under the index's model. A number in the claim that the window does not contain
 quarters the score: invented figures are the commonest unsupported claim.
 
+A claim that copies its passage (the same words once case, quote marks, apostrophes, spaces,
+HTML entities and Markdown escapes are set aside) is supported outright: a verbatim quote of
+its own cited passage always counts, whatever markup-like characters it holds.
+
 The same check serves the UI, `dossier ask` and the evaluation, so they agree.
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +36,20 @@ from .extractive import missing_names_in
 SUPPORT_THRESHOLD = 0.275
 LEXICAL_WEIGHT = 0.5
 PREFIX = 5
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# A number, its thousands grouped by spaces, commas or dots ("1 200", "1,200", "1.200" are
+# 1200) or with decimals ("3,5", "3.5").
+_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f\u2009,.]\d{3})+(?![\d,.]\d)|\d+(?:[.,]\d+)?")
+_GROUPED = re.compile(r"^\d{1,3}(?:[ \u00a0\u202f\u2009,.]\d{3})+$")
+_QUOTES = str.maketrans(
+    {
+        "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2039": '"', "\u203a": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    }
+)  # fmt: skip
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~'\"])")
+_EDGES = " \t\n\"'.,;:!?-()[]*_"
+MIN_VERBATIM_CHARS = 20  # shorter copies ("Yes.", "Paris") say too little to count as quotes
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,20 @@ class Support:
     @property
     def supported(self) -> bool:
         return self.score >= SUPPORT_THRESHOLD
+
+
+def normalise(text: str) -> str:
+    """`text` as compared for a verbatim quote: Unicode-compatible forms, HTML entities and
+    Markdown escapes undone, curly quotes and apostrophes straight, case and spacing folded."""
+    text = html.unescape(_MD_ESCAPE.sub(r"\1", text))
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return re.sub(r'\s*"\s*', '"', " ".join(text.split()))  # « infondées » and "infondées"
+
+
+def quotes(claim: str, window: str) -> bool:
+    """Whether `claim` copies `window` (or a part of it) word for word, see `normalise`."""
+    bare = normalise(claim).strip(_EDGES)
+    return len(bare) >= MIN_VERBATIM_CHARS and bare in normalise(window)
 
 
 def sentence_windows(text: str) -> list[tuple[int, int]]:
@@ -81,8 +114,16 @@ _NUMBER_WORDS = {
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+def _number(text: str) -> str:
+    if _GROUPED.match(text):  # thousands: "1 200", "1,200", "1.200"
+        return re.sub(r"\D", "", text).lstrip("0") or "0"
+    whole, _, decimals = text.replace(",", ".").partition(".")
+    whole = whole.lstrip("0") or "0"  # "03" is 3 (in "03/12/2024")
+    return f"{whole}.{decimals}" if decimals else whole
+
+
 def _numbers(text: str) -> set[str]:
-    found = {n.replace(",", ".").replace(" ", "") for n in _NUMBER.findall(text)}
+    found = {_number(n) for n in _NUMBER.findall(text)}
     found.update(_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS)
     return found
 
@@ -122,8 +163,13 @@ def check(claims: list[str], passages: list[list[str]], embedder: Embedder) -> l
     result: list[list[Support]] = []
     for i, (claim, cited) in enumerate(zip(claims, layout, strict=True)):
         row: list[Support] = []
-        for rows in cited:
+        for text, rows in zip(passages[i], cited, strict=True):
             best = Support(0.0, 0, 0)
+            copied = [(b - a, a, b) for a, b, k in rows if quotes(claim, texts[k])]
+            if copied or quotes(claim, text):  # a verbatim quote: the shortest window holding it
+                _, start, end = min(copied) if copied else (0, 0, len(text))
+                row.append(Support(1.0, start, end))
+                continue
             for start, end, k in rows:
                 window = texts[k]
                 cosine = float(np.dot(claim_vecs[i], window_vecs[k]))

@@ -3,11 +3,23 @@ French; invented details (numbers, names, events) do not."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from app.support import SUPPORT_THRESHOLD, check, lexical, sentence_windows
+from app.support import (
+    MIN_VERBATIM_CHARS,
+    SUPPORT_THRESHOLD,
+    check,
+    lexical,
+    normalise,
+    quotes,
+    sentence_windows,
+)
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -59,3 +71,78 @@ def test_windows_and_lexical_overlap():
     assert (0, 33) in sentence_windows(text)
     assert lexical("espionage accusations", "accusations d’espionnage") == 1.0
     assert lexical("zebra crossing", "accusations d’espionnage") == 0.0
+
+
+# -- verbatim quotes: any sentence copied out of a passage is supported by it ------------------
+_WORDS = st.text(
+    alphabet=st.sampled_from(
+        list("abcdefghijklmnopqrstuvwxyzéèàçôûABCDEFGMPRS0123456789")
+        + list("<>&\"'’«»/=%$€-*_`#[]()")
+    ),
+    min_size=1,
+    max_size=12,
+)
+_SENTENCE = st.lists(_WORDS, min_size=3, max_size=14).map(lambda w: " ".join(w) + ".")
+_ELISION = st.sampled_from(["l’agent", "d’« infondées »", "qu'il", "aujourd’hui", "L'État"])
+
+
+def _copies(sentence: str):
+    """What a model or dossier makes of a copied sentence: as it is, with straight or curly
+    apostrophes and quotes, HTML-escaped, Markdown-escaped, with its spacing collapsed."""
+    yield sentence
+    yield sentence.replace("’", "'").replace("«", '"').replace("»", '"')
+    yield sentence.replace("'", "’")
+    yield html.escape(sentence)
+    yield re.sub(r"([<>*_`#\[\]()\\])", r"\\\1", sentence)
+    yield " ".join(sentence.split())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sentences=st.lists(_SENTENCE, min_size=1, max_size=4),
+    extra=st.lists(_ELISION, max_size=3),
+    pick=st.integers(min_value=0),
+    number=st.sampled_from(["", " 1 200", " 3,5 %", " le 12 mars 2024", " on 3 June 2024"]),
+)
+def test_a_sentence_copied_from_its_passage_is_supported(embedder, sentences, extra, pick, number):
+    sentences = [s[:-1] + " " + " ".join(extra) + number + "." for s in sentences]
+    passage = "\n\n".join(sentences) if len(sentences) > 2 else " ".join(sentences)
+    spans = sentence_windows(passage)[: len(sentences)] or [(0, len(passage))]
+    start, end = spans[pick % len(spans)]
+    sentence = passage[start:end].strip()
+    assume(len(normalise(sentence).strip(" .")) >= MIN_VERBATIM_CHARS)
+    copies = list(dict.fromkeys(_copies(sentence)))
+    results = check(copies, [[passage, "Un autre passage sans rapport."]] * len(copies), embedder)
+    for copy, (support, _other) in zip(copies, results, strict=True):
+        assert support.supported, (copy, passage, support)
+        assert support.score == 1.0
+
+
+def test_verbatim_quotes_with_markup_dates_and_numbers_are_supported(embedder):
+    passage = (
+        "Security researchers warned on Monday that attackers could post a "
+        "<script>alert(1)</script> tag. The flaw was fixed in version 2.4.1, released on "
+        "12 March 2024. The vendor said 1 200 sites had installed the patch."
+    )
+    claims = [
+        "Security researchers warned on Monday that attackers could post a "
+        "<script>alert(1)</script> tag.",
+        "The flaw was fixed in version 2.4.1, released on 12 March 2024.",
+        "The vendor said 1 200 sites had installed the patch.",
+    ]
+    assert all(s[0].score == 1.0 for s in check(claims, [[passage]] * 3, embedder))
+    # a reformatted number is the same number; a different one is not
+    same, other = check(
+        ["The vendor said 1,200 sites installed the patch.", "The vendor said 1,500 sites."],
+        [[passage]] * 2,
+        embedder,
+    )
+    assert same[0].supported and not other[0].supported
+
+
+def test_a_short_copy_or_a_mere_word_is_not_a_quote():
+    assert not quotes("Paris.", "Paris qualifie ces accusations d’« infondées ».")
+    assert quotes(
+        'Paris qualifie ces accusations d\'"infondées".',
+        "Paris qualifie ces accusations d’« infondées ».",
+    )
