@@ -23,11 +23,12 @@ import numpy as np
 
 from index.core import Index
 from index.errors import ConfigError
-from index.text import guess_language, query_terms
+from index.text import query_terms
 from index.types import Passage
 
 from . import extractive, prompts
 from .citations import parse_citations
+from .extractive import question_language
 from .llamacpp_backend import bundled_gguf, is_gguf_path
 from .llm import Backend, Choice, LLMError, choose_backend
 from .markup import MarkupFilter, strip_markup
@@ -47,11 +48,6 @@ MAX_CHOICES = 32  # (mode, model) probes remembered at once
 ATTRIBUTE_THRESHOLD = 0.7
 
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
-# "comment" is English too: left to the stop-word count.
-_FRENCH_QUESTION = re.compile(
-    r"\b(pourquoi|quand|combien|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
-    re.IGNORECASE,
-)
 # The model saying the passages hold no answer (rule 4 of prompts/system.md, and variants).
 _DECLINED = re.compile(
     r"(articles?|passages?|sources?|texts?) (do not|don['’]t|does not|doesn['’]t) "
@@ -73,10 +69,6 @@ def _states_something(sentence: str) -> bool:
     """A sentence that claims something: not a decline, a lead-in ("Here is…:") or a scrap."""
     text = sentence.strip()
     return not (_DECLINED.search(text) or text.endswith(":") or len(query_terms(text)) < 2)
-
-
-def question_language(question: str) -> str:
-    return "fr" if _FRENCH_QUESTION.search(question) else guess_language(question)
 
 
 @dataclass(frozen=True)
@@ -146,6 +138,10 @@ class Answer:
     notice: str | None = None  # e.g. why auto mode fell back to extractive
     reason: str = ""  # why dossier declined, or how the extractive sentences were chosen
     timings_ms: dict = field(default_factory=dict)
+    # "unsupported": the LLM's answer had no supported claim answering the question, and these
+    # are the extractive quotes (or the decline) instead; "llm-error": the LLM failed (auto).
+    fallback: str | None = None
+    draft: str | None = None  # the LLM's own answer, when it was set aside (fallback, strict)
 
     def to_dict(self) -> dict:
         return {
@@ -160,6 +156,8 @@ class Answer:
             "claims": [c.to_dict() for c in self.claims],
             "notice": self.notice,
             "reason": self.reason,
+            "fallback": self.fallback,
+            "draft": self.draft,
         }
 
 
@@ -277,8 +275,10 @@ class Assistant:
         max_tokens: int = 512,
         threads: int | None = None,
         attribute: bool = True,
+        strict: bool = False,
     ) -> None:
         self.index = index
+        self.strict = strict  # an LLM's answer keeps only its supported claims
         self.attribute = attribute  # cite a bare sentence that copies a passage (_attribute)
         self.max_tokens = max_tokens
         self.threads = threads  # llama.cpp's (llamacpp mode); None: the cores available
@@ -452,7 +452,7 @@ class Assistant:
             )
             return
 
-        reason = ""
+        reason, fallback = "", None
         if backend is not None:
             try:
                 used, text = yield from self._generate(backend, standalone, question, passages)
@@ -462,12 +462,72 @@ class Assistant:
                 common["notice"] = self._fell_back(exc, model)
                 yield Event("reset")
                 yield Event("status", common["notice"])
-                backend = None
-        if backend is None:
-            used = list(passages)
-            text, reason = yield from self._extract(standalone, question, used)
-        answer = self._finish(text, used, backend, timings, reason, common)
+                backend, fallback = None, "llm-error"
+        if backend is not None:
+            draft = self._finish(text, used, backend, timings, reason, common)
+            if not draft.answerable or self._answers(draft, question):
+                final = self._strictly(draft) if self.strict else draft
+                if final.answer != draft.answer:
+                    yield Event("reset")
+                    yield Event("delta", final.answer)
+                yield Event("answer", answer=final)
+                return
+            # No supported claim answers the question: the model's text is not an answer.
+            common["notice"] = (
+                f"{backend.model}'s answer had no claim that its passages support; "
+                "quoted from the passages instead"
+            )
+            yield Event("reset")
+            yield Event("status", common["notice"])
+            backend, fallback = None, "unsupported"
+        else:
+            draft = None
+        used = list(passages)
+        text, reason = yield from self._extract(standalone, question, used)
+        answer = self._finish(text, used, None, timings, reason, common)
+        if fallback:
+            answer = replace(answer, fallback=fallback, draft=draft.answer if draft else None)
         yield Event("answer", answer=answer)
+
+    def _answers(self, answer: Answer, question: str) -> bool:
+        """Whether at least one supported claim of `answer` answers `question`: for a question
+        asking for a number or a time, the claim or the passage sentence it rests on has one."""
+        kind = extractive.asks_for(question)
+        windows = {c.n: c.passage.text for c in answer.citations}
+        for claim in answer.claims:
+            if not claim.supported:
+                continue
+            rests_on = " ".join(
+                windows.get(n, "") for n, ok in zip(claim.cited, claim.supports, strict=False) if ok
+            )
+            if extractive.has_kind(kind, claim.text, question) or extractive.has_kind(
+                kind, rests_on, question
+            ):
+                return True
+        return False
+
+    def _strictly(self, answer: Answer) -> Answer:
+        """`answer` with only its supported claims (and what states nothing, a lead-in) left."""
+        kept = [c for c in answer.claims if c.supported is not False]
+        if len(kept) == len(answer.claims):
+            return answer
+        text = " ".join(" ".join(c.text.split()) for c in kept)
+        claims, at = [], 0
+        for c in kept:
+            flat = " ".join(c.text.split())
+            start = text.index(flat, at)
+            claims.append(replace(c, text=flat, start=start, end=start + len(flat)))
+            at = start + len(flat)
+        cited = {n for c in kept if c.supported for n in c.cited}
+        return replace(
+            answer,
+            answer=text,
+            claims=tuple(claims),
+            citations=tuple(c for c in answer.citations if c.n in cited),
+            draft=answer.answer,
+            notice=answer.notice
+            or f"strict: {len(answer.claims) - len(kept)} unsupported sentence(s) left out",
+        )
 
     def _fell_back(self, exc: LLMError, model: str | None) -> str:
         """Remember, for a while, that the LLM failed (so that the next questions do not wait

@@ -461,6 +461,15 @@ MaxTokens = Annotated[
         help="Longest answer the LLM may write, in tokens (env DOSSIER_MAX_TOKENS; default 512).",
     ),
 ]
+Strict = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict/--no-strict",
+        help="Keep only the LLM's supported claims: its unsupported sentences are left out, not "
+        "just flagged (env DOSSIER_STRICT; default: flagged).",
+        show_default=False,
+    ),
+]
 OpenAIBaseUrl = Annotated[
     str | None,
     typer.Option(
@@ -486,6 +495,7 @@ def _assistant(settings: dict, idx):
         openai_base_url=settings["openai_base_url"],
         max_tokens=settings["max_tokens"],
         threads=settings["llm_threads"],
+        strict=settings["strict"],
     )
 
 
@@ -497,6 +507,7 @@ def ask(
     llm: Llm = None,
     model: Model = None,
     max_tokens: MaxTokens = None,
+    strict: Strict = None,
     openai_base_url: OpenAIBaseUrl = None,
     k: Annotated[
         int | None,
@@ -528,6 +539,7 @@ def ask(
                 "llm": llm,
                 "model": model,
                 "max_tokens": max_tokens,
+                "strict": strict,
                 "openai_base_url": openai_base_url,
             }
         )
@@ -555,7 +567,7 @@ def ask(
                     streamed = True
                 elif event.kind == "reset" and streaming:
                     out.print()
-                    err.print("[yellow]the answer above broke off; extractive answer follows:[/]")
+                    err.print("[yellow]the answer above is set aside (why: next line):[/]")
                     streaming = streamed = False
                 elif event.kind == "answer":
                     answer = event.answer
@@ -622,6 +634,7 @@ def eval_cmd(
     llm: Llm = None,
     model: Model = None,
     max_tokens: MaxTokens = None,
+    strict: Strict = None,
     openai_base_url: OpenAIBaseUrl = None,
     k: Annotated[
         int | None,
@@ -692,6 +705,7 @@ def eval_cmd(
                 "llm": llm,
                 "model": model,
                 "max_tokens": max_tokens,
+                "strict": strict,
                 "openai_base_url": openai_base_url,
             }
         )
@@ -956,6 +970,7 @@ def serve(
     llm: Llm = None,
     model: Model = None,
     max_tokens: MaxTokens = None,
+    strict: Strict = None,
     openai_base_url: OpenAIBaseUrl = None,
     index_dir: IndexDir = None,
     embed_model: EmbedModel = None,
@@ -976,6 +991,7 @@ def serve(
                 "llm": llm,
                 "model": model,
                 "max_tokens": max_tokens,
+                "strict": strict,
                 "openai_base_url": openai_base_url,
                 "host": host,
                 "port": port,

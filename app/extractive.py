@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from index.chunking import split_sentences
 from index.embeddings import Embedder
-from index.text import LANGUAGES, query_terms, tokens, unaccent
+from index.text import LANGUAGES, guess_language, query_terms, tokens, unaccent
 from index.types import Passage
 
 # Measured on the dev questions (eval/extractive_study.py); figures in the README.
@@ -154,6 +154,11 @@ ASKS = {
 }
 
 
+# A French question (also what the assistant answers a decline in).
+_FRENCH_QUESTION = re.compile(
+    r"\b(pourquoi|quand|combien|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
+    re.IGNORECASE,
+)
 # A why-question is answered by a sentence giving a reason.
 _WHY = re.compile(r"\b(why|pourquoi|for what reason|pour quelle raison)\b", re.IGNORECASE)
 _REASON = re.compile(
@@ -162,18 +167,89 @@ _REASON = re.compile(
     r"alleg\w*|afin|in order to|pour protester|to protest)",
     re.IGNORECASE,
 )
+# What a sentence giving a cause says (wider than _REASON, which earns a bonus): a
+# why-question's answer holds one of these.
+_CAUSE = re.compile(
+    _REASON.pattern[:-1] + r"|in protest|"
+    r"riposte|in response|in retaliation|en réponse|en reponse|en réaction|en reaction|"
+    r"triggered|prompted|sparked|caused|provoqu\w*|déclench\w*|declench\w*|motivé\w*|"
+    r"after the|following the|à la suite|suite à|après l|après la|après le|après les|"
+    r"porte sur|portent sur|centres on|centers on|centred on|centered on|over pay|"
+    r"dispute|conflit|grievance|revendi\w*|demand\w*|réclam\w*|reclam\w*|exig\w*)",
+    re.IGNORECASE,
+)
+
+
+# "What date", « date exacte »: a day of a month, not just "in August" or "on Friday".
+_ASKS_DATE = re.compile(
+    r"\b(what|which|on what|exact) date\b|\bdate (exacte|précise|precise)\b|"
+    r"\bquelle date\b|\bexact day\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    rf"\b\d{{1,2}}(er|st|nd|rd|th)?\s+({_MONTHS})\b|\b({_MONTHS})\s+\d{{1,2}}(st|nd|rd|th)?\b|"
+    r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b",
+    re.IGNORECASE,
+)
+# "What is the name of the agent", « comment s'appelle le ministre », "who is the ambassador":
+# the answer is a name, standing next to the noun it names.
+_ASKS_NAME = re.compile(
+    r"\b(?:what(?: i|')s the name of|what was the name of|the name of|who (?:is|was) the|"
+    r"quel est le nom d[eu']\s*|quel était le nom d[eu']\s*|le nom d[eu']\s*|"
+    r"comment s['’]appel\w+|qui est l[ea'’]\s*|qui était l[ea'’]\s*)"
+    r"\s*(?:the |a |an |le |la |les |l['’]|du |de la |des )?(?P<focus>[^\W\d_]+)",
+    re.IGNORECASE,
+)
+NAME_WINDOW = 3  # words between the noun and the name that names it
 
 
 def asks_for(question: str) -> str | None:
-    """'number', 'time' or None: the kind of answer the question's wording calls for."""
+    """'name', 'date', 'number', 'time' or None: the kind of answer the question's wording
+    calls for."""
+    if _ASKS_NAME.search(question):
+        return "name"
+    if _ASKS_DATE.search(question):
+        return "date"
     for kind, (asked, _) in ASKS.items():
         if asked.search(question):
             return kind
     return None
 
 
-def has_kind(kind: str | None, text: str) -> bool:
-    return kind is None or bool(ASKS[kind][1].search(text))
+def has_kind(kind: str | None, text: str, question: str = "") -> bool:
+    """Whether `text` can answer a question asking for `kind` (see `asks_for`)."""
+    if kind is None:
+        return True
+    if kind == "date":
+        return bool(_DATE.search(text))
+    if kind == "name":
+        return names_the_focus(question, text) if question else bool(_NAME.search(text[1:]))
+    return bool(ASKS[kind][1].search(text))
+
+
+def names_the_focus(question: str, text: str) -> bool:
+    """For "what is the name of the agent": `text` holds the agent (or its French form) with a
+    capitalised name within NAME_WINDOW words of it that the question does not hold."""
+    match = _ASKS_NAME.search(question)
+    if not match:
+        return True
+    focus = query_terms(match.group("focus"))
+    words = list(re.finditer(r"[\w’'-]+", text))
+    asked, asked_pre = _vocabulary(question)
+    for i, word in enumerate(words):
+        if not any(_matches(t, *_vocabulary(word.group())) for t in focus):
+            continue
+        for other in words[max(0, i - NAME_WINDOW) : i + NAME_WINDOW + 1]:
+            name = re.split(r"[’']", other.group())[-1]
+            if (
+                other is not word
+                and name[:1].isupper()
+                and other.start() > 0
+                and not _matches(frozenset(tokens(name.lower(), "en")), asked, asked_pre)
+                and unaccent(name.lower()) not in _NOT_NAMES
+            ):
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -304,6 +380,15 @@ def _mentioned(
     return any(len(s) >= 4 and s[:4] in short for s in stems) and not digits  # Malian/malien
 
 
+def question_names(question: str) -> list[str]:
+    """The names of `question` (see `missing_names_in`): those a reference without any lacks."""
+    return missing_names_in(question, "")
+
+
+def question_language(question: str) -> str:
+    return "fr" if _FRENCH_QUESTION.search(question) else guess_language(question)
+
+
 def number_subject(question: str) -> list[frozenset[str]]:
     """What a "how many"/« combien de » question counts: "how many soldiers" → soldiers."""
     match = _COUNTED.search(question)
@@ -319,7 +404,24 @@ def extract(question: str, passages: list[Passage], embedder: Embedder) -> Extra
         return Extract((), f"the passages never mention {', '.join(missing)}")
     scored = score_sentences(question, passages, embedder)
     kind = asks_for(question)
-    fitting = [(s, c) for s, c in scored if has_kind(kind, c[3])]
+    fitting = [(s, c) for s, c in scored if has_kind(kind, c[3], question)]
+    if not fitting:
+        return Extract((), f"the question asks for a {kind}, and no retrieved sentence has one")
+    names = question_names(question)
+    if names:  # "What did Russia say": a passage (and its article's title) never naming
+        # Russia does not answer
+        about = {
+            n
+            for n, p in enumerate(passages, 1)
+            if missing_names_in(question, f"{p.title}\n{p.text}") != names
+        }
+        fitting = [(s, c) for s, c in fitting if c[0] in about]
+        if not fitting:
+            return Extract((), f"no passage that could answer mentions {', '.join(names)}")
+    if _WHY.search(question):  # a why-question is answered by a sentence giving a reason
+        fitting = [(s, c) for s, c in fitting if _CAUSE.search(c[3])]
+        if not fitting:
+            return Extract((), "the question asks why, and no retrieved sentence gives a reason")
     counted = number_subject(question) if kind == "number" else []
     if counted:  # "how many soldiers": prefer sentences that count soldiers
         fitting = sorted(
@@ -334,8 +436,6 @@ def extract(question: str, passages: list[Passage], embedder: Embedder) -> Extra
             ),
             key=lambda item: -item[0],
         )
-    if not fitting:
-        return Extract((), f"the question asks for a {kind}, and no retrieved sentence has one")
     best_score = fitting[0][0]
     if best_score < MIN_SCORE:
         return Extract((), f"the best sentence scores {best_score:.2f}, under {MIN_SCORE}")

@@ -49,6 +49,17 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _boolean(value: str) -> bool:
+    if isinstance(value, bool):  # from dossier.toml
+        return value
+    folded = value.strip().lower()
+    if folded in ("1", "true", "yes", "on"):
+        return True
+    if folded in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _megabytes(value: str) -> float:
     try:
         number = float(value)
@@ -167,6 +178,16 @@ SETTINGS = (
         512,
         "512",
         _positive_int,
+    ),
+    Setting(
+        "strict",
+        "keep only the LLM's supported claims (its unsupported sentences left out, not just "
+        "flagged)",
+        "--strict",
+        "DOSSIER_STRICT",
+        False,
+        "false",
+        _boolean,
     ),
     Setting(
         "llm_threads",

@@ -95,7 +95,8 @@ def answer_markdown(answer: Answer) -> str:
         parts.append(_gap(answer.answer[at:]))
     else:
         parts.append(md_escape(answer.answer))
-    if answer.notice and "for this answer" in answer.notice:  # the LLM failed mid-answer
+    # the LLM failed mid-answer, or its answer was set aside (no supported claim, --strict)
+    if answer.notice and (answer.fallback or answer.draft or "for this answer" in answer.notice):
         parts.append(f"\n\n*{notice_markdown(answer.notice)}*")
     if not answer.answerable and answer.reason:
         parts.append(f"\n\n*({notice_markdown(answer.reason)})*")
