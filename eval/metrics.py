@@ -267,6 +267,43 @@ def citation_precision(citations_per_claim: Iterable[Iterable[bool]]) -> float |
     return sum(pairs) / len(pairs)
 
 
+_DIGITS = re.compile(r"\d+(?:[ \u00a0\u202f.,]\d+)*")
+
+
+def _digit_values(text: str) -> set[str]:
+    """The numbers of `text`, separators and leading zeros dropped ("1 200" and "1,200" alike)."""
+    return {re.sub(r"\D", "", n).lstrip("0") or "0" for n in _DIGITS.findall(text)}
+
+
+def confirmed(claim: str, cited: Sequence[str], majority: float = 0.5) -> bool | None:
+    """The stricter, embedding-free check of a claim shown as supported: more than `majority`
+    of its content words (stemmed in French and English; a cognate by its first five letters)
+    are in the passages it cites, and every number it gives is there. None when the claim has
+    no content word to check.
+
+    Independent of `app.support` (which also weighs the cosine of the two texts and would
+    accept a paraphrase sharing few words): it asks whether the claim's own words rest on the
+    passage, which is what a reader checks."""
+    from index.text import LANGUAGES, query_terms, tokens
+
+    claim = _MARKERS_RE.sub("", claim)
+    terms = query_terms(claim)
+    if not terms:
+        return None
+    reference = "\n".join(cited)
+    present = {s for lang in LANGUAGES for s in tokens(reference, lang)}
+    prefixes = {s[:5] for s in present if len(s) >= 5}
+    hits = sum(
+        1
+        for stems in terms
+        if stems & present or any(s[:5] in prefixes for s in stems if len(s) >= 5)
+    )
+    return hits / len(terms) > majority and _digit_values(claim) <= _digit_values(reference)
+
+
+_MARKERS_RE = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
 # --- declining -----------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-GROUPS = ("retrieval", "documents", "answer", "citations", "declining")
+GROUPS = ("retrieval", "documents", "answer", "citations", "declining", "fallback")
 
 
 def version() -> str:
@@ -26,6 +26,13 @@ def rows(summary: dict) -> list[tuple[str, str, float | None]]:
         for group in GROUPS
         for name, value in (summary.get(group) or {}).items()
     ]
+    by_mode = summary.get("declining_by_mode") or {}
+    if len(by_mode) > 1:  # an auto run (or a fallback) answered in more than one mode
+        out += [
+            (f"declining ({mode})", name, value)
+            for mode, figures in by_mode.items()
+            for name, value in figures.items()
+        ]
     out += [("latency_ms", name, v) for name, v in (summary.get("latency_ms") or {}).items()]
     judge = summary.get("judge")
     if judge:

@@ -75,6 +75,37 @@ def score_item(item: QAItem, answer, ranked, corpus: list[str] | None = None) ->
         if stated
         else None,
     }
+    # Claims shown as supported, and those the stricter check confirms (`metrics.confirmed`).
+    shown = [c for c in answer.claims if c.supported and c.cited] if answer.answerable else []
+    checks = [
+        metrics.confirmed(
+            c.text,
+            [answer.passages[n - 1].text for n, ok in zip(c.cited, c.supports, strict=False) if ok],
+        )
+        for c in shown
+    ]
+    scores["claims"] = {
+        "shown_supported": len([v for v in checks if v is not None]),
+        "confirmed": sum(1 for v in checks if v),
+    }
+    # An answerable question ends with a supported claim citing a passage with its evidence.
+    if item.answerable and item.evidence:
+        good = {
+            n
+            for n, p in enumerate(answer.passages, 1)
+            if any(metrics.passage_relevance([p.text], list(item.evidence)))
+        }
+        scores["answer"] = {
+            **(scores["answer"] or {}),
+            "supported_evidence": float(
+                any(
+                    n in good
+                    for c in shown
+                    for n, ok in zip(c.cited, c.supports, strict=False)
+                    if ok
+                )
+            ),
+        }
     return {
         "id": item.id,
         "line": item.line,
@@ -87,6 +118,8 @@ def score_item(item: QAItem, answer, ranked, corpus: list[str] | None = None) ->
         "standalone_question": answer.standalone,
         "reason": answer.reason,
         "notice": answer.notice,
+        "fallback": answer.fallback,
+        "draft": answer.draft,
         "retrieved": [
             {
                 "rank": p.rank,
@@ -117,6 +150,9 @@ def _mean_of(results: list[dict], group: str, name: str) -> float | None:
 def summarize(results: list[dict], *, qaset: str, settings: dict) -> dict:
     """The run's summary: the design's `eval --json` object, plus the settings used."""
     modes = sorted({r["mode"] for r in results})
+    shown = sum((r["metrics"].get("claims") or {}).get("shown_supported", 0) for r in results)
+    sure = sum((r["metrics"].get("claims") or {}).get("confirmed", 0) for r in results)
+    confirmed = round(sure / shown, 4) if shown else None  # pooled over the set's claims
     declining = metrics.declining(
         [r["expected_answerable"] for r in results], [r["answerable"] for r in results]
     )
@@ -130,9 +166,32 @@ def summarize(results: list[dict], *, qaset: str, settings: dict) -> dict:
             for m in ("hit@1", "hit@5", "recall@5", "mrr@10", "ndcg@10")
         },
         "documents": {m: _mean_of(results, "documents", m) for m in ("hit@5", "mrr@10")},
-        "answer": {m: _mean_of(results, "answer", m) for m in ("exact", "f1", "contains")},
-        "citations": {m: _mean_of(results, "citations", m) for m in ("precision", "recall")},
+        "answer": {
+            m: _mean_of(results, "answer", m)
+            for m in ("exact", "f1", "contains", "supported_evidence")
+        },
+        "citations": {
+            **{m: _mean_of(results, "citations", m) for m in ("precision", "recall")},
+            "confirmed": confirmed,
+        },
         "declining": {k: None if v is None else round(v, 4) for k, v in declining.items()},
+        "fallback": {
+            "share": round(sum(1 for r in results if r.get("fallback")) / len(results), 4)
+            if results
+            else None,
+            "unsupported": sum(1 for r in results if r.get("fallback") == "unsupported"),
+            "llm_error": sum(1 for r in results if r.get("fallback") == "llm-error"),
+        },
+        "declining_by_mode": {
+            mode: {
+                k: None if v is None else round(v, 4)
+                for k, v in metrics.declining(
+                    [r["expected_answerable"] for r in results if r["mode"] == mode],
+                    [r["answerable"] for r in results if r["mode"] == mode],
+                ).items()
+            }
+            for mode in modes
+        },
         "latency_ms": metrics.latency_summary([r["timings_ms"] for r in results]),
         "settings": settings,
     }
