@@ -404,3 +404,73 @@ def test_odd_history_items_are_ignored(sample_index):
         "Why was the agent arrested?", [["q", "a"], {"role": "tool"}, {"content": 3}]
     )
     assert answer.answerable
+
+
+# -- guarded answers: what rests on nothing is not presented as an answer ---------------------
+INVENTED = (
+    "The agent was released on Tuesday after paying a fine of 40,000 euros [1]. "
+    "Russia sent 300 soldiers to Bamako."
+)
+
+
+def test_an_answer_with_no_supported_claim_falls_back_to_the_quotes(sample_index, server):
+    server.reply = INVENTED
+    events = list(assistant(sample_index, server).stream(QUESTION))
+    answer = events[-1].answer
+    kinds = [e.kind for e in events]
+    assert "reset" in kinds, "the invented answer shown while streaming is withdrawn"
+    shown = "".join(e.text for e in events[kinds.index("reset") :] if e.kind == "delta")
+    assert shown.strip() == answer.answer and "40,000" not in answer.answer
+    assert answer.fallback == "unsupported" and answer.draft.startswith("The agent was released")
+    assert "llama3.2:3b's answer had no claim that its passages support" in answer.notice
+    assert answer.mode == "extractive" and answer.answerable
+    assert "accusations d’espionnage" in answer.answer
+    assert answer.claims and all(c.supported for c in answer.claims)
+    payload = answer.to_dict()
+    assert payload["fallback"] == "unsupported" and payload["draft"] == answer.draft
+
+
+def test_a_fallback_that_finds_nothing_declines(sample_index, server):
+    server.reply = "The agent's name is Jean Dupont [1]."
+    answer = assistant(sample_index, server).ask("What is the name of the French agent?")
+    assert answer.fallback == "unsupported" and not answer.answerable
+    assert answer.answer == DECLINE["en"] and answer.citations == ()
+    assert "name" in answer.reason
+
+
+def test_a_supported_claim_that_does_not_answer_is_not_an_answer(sample_index, server):
+    # A true sentence with no number, to a question asking how many: no answer in it.
+    server.reply = "France suspended its counter-terrorism cooperation with Mali [1]."
+    answer = assistant(sample_index, server).ask(
+        "How much money does France spend each year on its cooperation with Mali?"
+    )
+    assert answer.fallback == "unsupported" and not answer.answerable
+
+
+def test_a_supported_answer_stands_with_its_unsupported_sentences_flagged(sample_index, server):
+    server.reply = (
+        "The agent was arrested over accusations of espionage, which Paris calls unfounded [1]. "
+        "He was released on Tuesday after paying a fine of 40,000 euros [1]."
+    )
+    answer = assistant(sample_index, server).ask(QUESTION)
+    assert answer.fallback is None and answer.mode == "ollama" and answer.answerable
+    assert [c.supported for c in answer.claims] == [True, False]
+    assert "40,000" in answer.answer
+
+
+def test_strict_keeps_only_the_supported_claims(sample_index, server):
+    server.reply = (
+        "The agent was arrested over accusations of espionage, which Paris calls unfounded [1]. "
+        "He was released on Tuesday after paying a fine of 40,000 euros [1]. "
+        "Russia sent 300 soldiers to Bamako."
+    )
+    events = list(assistant(sample_index, server, strict=True).stream(QUESTION))
+    answer = events[-1].answer
+    assert "40,000" not in answer.answer and "Russia" not in answer.answer
+    assert answer.answer.startswith("The agent was arrested") and answer.answer.endswith("[1].")
+    assert [c.supported for c in answer.claims] == [True]
+    assert answer.claims[0].text == answer.answer[answer.claims[0].start : answer.claims[0].end]
+    assert "40,000" in answer.draft and "2 unsupported sentence(s) left out" in answer.notice
+    kinds = [e.kind for e in events]
+    final = "".join(e.text for e in events[kinds.index("reset") :] if e.kind == "delta")
+    assert final == answer.answer, "the page ends with the strict answer, not the draft"

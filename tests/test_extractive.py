@@ -27,10 +27,14 @@ def test_extractive_mode_answers_and_declines_the_sample_questions(sample_index)
     }
     right = [i for i, v in verdicts.items() if v == "right"]
     declined = [i for i, v in verdicts.items() if v == "declined-ok"]
-    # Measured: 22 of 28 right with the right citation, 4 of 8 declined (README).
+    # Measured: 21 of 28 right with the right citation, 19 of 22 declined (docs/declining.md).
     assert len(right) >= 18, verdicts
-    assert len(declined) >= 3, verdicts
+    assert len(declined) >= 17, verdicts
     assert verdicts["s25"] == "declined-ok", "Who won the 2022 World Cup?"
+    # on-topic questions whose specific answer the article never gives
+    for unsaid in ("s29", "s30", "s37", "s38", "s39", "s41", "s42", "s44"):
+        assert verdicts[unsaid] == "declined-ok", (unsaid, verdicts[unsaid])
+    assert not [i for i, v in verdicts.items() if v == "declined"], "an answerable one declined"
 
 
 @pytest.mark.integration
@@ -64,6 +68,16 @@ def test_extract_quotes_whole_sentences_with_their_passage_number(sample_index):
         ("When was the agent arrested?", "time"),
         ("Quand la France a-t-elle annoncé la suspension ?", "time"),
         ("Why was the agent arrested?", None),
+        ("What is the name of the French agent?", "name"),
+        ("Quel est le prénom de l’agent ?", "name"),
+        ("Who is the French ambassador to Mali?", "name"),
+        ("À quelle date exacte l’agent a-t-il été arrêté ?", "date"),
+        ("How much money does France spend on it?", "amount"),
+        ("À combien estime-t-on la valeur du butin ?", "amount"),
+        ("Combien de temps l’agent a-t-il passé en détention ?", "duration"),
+        ("How long ago was the agent arrested?", "time"),
+        ("Quel âge a l’agent ?", "age"),
+        ("Quelle est la population de Bamako ?", "number"),
     ],
 )
 def test_what_a_question_asks_for(question, kind):
@@ -76,3 +90,43 @@ def test_names_the_passages_never_mention():
     assert missing_names_in("What did the French do on Friday?", text) == []
     assert missing_names_in("Did Malian officials answer?", text) == []
     assert missing_names_in("L’Allemagne a-t-elle réagi ?", text) == ["Allemagne"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "question", "text", "fits"),
+    [
+        ("date", "", "La France a annoncé le 19 septembre la suspension.", True),
+        ("date", "", "l’arrestation en août d’un agent diplomatique", False),
+        ("date", "", "Published on June 13, 2022.", True),
+        ("amount", "", "un butin estimé à 1,2 million d’euros", True),
+        ("amount", "", "La France a suspendu sa coopération.", False),  # "France" is no franc
+        ("amount", "", "Halden agreed a £2.3bn merger.", True),
+        ("duration", "", "détenu pendant trois semaines", True),
+        ("duration", "", "deux diplomates maliens", False),
+        ("age", "", "l’agent, âgé de 42 ans, a été arrêté", True),
+        ("age", "", "cinq personnels français", False),
+        ("name", "What is the name of the agent?", "l’agent Jean Dupont a été arrêté", True),
+        ("name", "What is the name of the agent?", "l’agent en question, arrêté par Bamako", False),
+        ("name", "Who is the French ambassador?", "the French ambassador, Anne Morel, left", True),
+        ("name", "Who is the French ambassador?", "l’ambassade ou du consulat à Paris", False),
+    ],
+)
+def test_what_a_sentence_must_hold_to_answer(kind, question, text, fits):
+    from app.extractive import has_kind
+
+    assert has_kind(kind, text, question) is fits
+
+
+def test_a_compound_name_is_mentioned_only_by_all_its_parts():
+    text = "les coups d’État maliens de 2020 et 2021, à Saint-Julien-des-Vignes"
+    assert missing_names_in("Pourquoi les États-Unis ont-ils réagi ?", text) == ["États-Unis"]
+    assert missing_names_in("Qui vote à Saint-Julien-des-Vignes ?", text) == []
+
+
+@pytest.mark.integration
+def test_why_needs_a_sentence_giving_a_cause(sample_index):
+    assistant = Assistant(sample_index, llm="extractive")
+    unsaid = assistant.ask("Pourquoi la Russie soutient-elle le gouvernement de transition ?")
+    assert not unsaid.answerable and "gives a reason" in unsaid.reason
+    said = assistant.ask("Why was the French agent detained in Mali?")
+    assert said.answerable and "espionnage" in said.answer
