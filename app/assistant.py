@@ -479,14 +479,23 @@ class Assistant:
             )
             yield Event("reset")
             yield Event("status", common["notice"])
-            backend, fallback = None, "unsupported"
+            fallback = "unsupported"
         else:
             draft = None
         used = list(passages)
         text, reason = yield from self._extract(standalone, question, used)
         answer = self._finish(text, used, None, timings, reason, common)
-        if fallback:
-            answer = replace(answer, fallback=fallback, draft=draft.answer if draft else None)
+        if fallback == "unsupported":  # the model answered: its mode stays, its text is set aside
+            assert backend is not None and draft is not None
+            answer = replace(
+                answer,
+                mode=backend.mode,
+                model=backend.model,
+                fallback=fallback,
+                draft=draft.answer,
+            )
+        elif fallback:
+            answer = replace(answer, fallback=fallback)
         yield Event("answer", answer=answer)
 
     def _answers(self, answer: Answer, question: str) -> bool:

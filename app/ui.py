@@ -78,7 +78,9 @@ def _gap(text: str) -> str:
 def answer_markdown(answer: Answer) -> str:
     """The final answer for the chat: escaped, unsupported sentences flagged, mode labelled."""
     parts: list[str] = []
-    if answer.mode == "extractive" and answer.answerable:
+    if answer.fallback == "unsupported" and answer.notice:  # the model's answer set aside
+        parts.append(f"*{notice_markdown(answer.notice)}.*\n\n")
+    elif answer.mode == "extractive" and answer.answerable:
         parts.append("*Extractive answer: sentences quoted from the articles (no LLM).*\n\n")
     if answer.claims:
         at = 0
@@ -95,8 +97,12 @@ def answer_markdown(answer: Answer) -> str:
         parts.append(_gap(answer.answer[at:]))
     else:
         parts.append(md_escape(answer.answer))
-    # the LLM failed mid-answer, or its answer was set aside (no supported claim, --strict)
-    if answer.notice and (answer.fallback or answer.draft or "for this answer" in answer.notice):
+    # the LLM failed mid-answer, or --strict left sentences out
+    if (
+        answer.notice
+        and answer.fallback != "unsupported"
+        and (answer.draft or "for this answer" in answer.notice)
+    ):
         parts.append(f"\n\n*{notice_markdown(answer.notice)}*")
     if not answer.answerable and answer.reason:
         parts.append(f"\n\n*({notice_markdown(answer.reason)})*")

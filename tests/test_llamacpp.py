@@ -80,6 +80,13 @@ def check_answer(answer: dict, mode: str) -> None:
         assert all(isinstance(s, bool) for s in claim["supports"])
         if claim["supported"]:  # a claim shown as supported rests on a passage it cites
             assert claim["cited"] and any(claim["supports"])
+    # An answer stands only on a supported claim; else the model's text is set aside, said so.
+    if answer["answerable"]:
+        assert any(c["supported"] for c in answer["claims"]), answer
+    assert answer["fallback"] in (None, "unsupported")
+    if answer["fallback"] == "unsupported":
+        assert answer["draft"] and answer["model"] in answer["notice"]
+        assert answer["draft"] != answer["answer"]
     cited = {c["n"] for c in answer["citations"]}
     assert cited <= set(range(1, 6))
     for claim in answer["claims"]:

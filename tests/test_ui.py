@@ -358,6 +358,16 @@ def test_page_answers_through_ollama_and_falls_back_when_it_fails(workdir):
         assert answer.startswith("*Extractive answer"), answer
         assert "broke off" in answer and ollama.url in answer
 
+        # The model answers with what no passage says: the page does not present it as an
+        # answer. It says so, and shows the quotes instead.
+        ollama.fault = None
+        ollama.reply = "The agent was released on Tuesday after paying a fine of 40,000 euros [1]."
+        chat, sources, status, _ = _ask(_client(url), ARREST)
+        answer = _plain(_text(chat[-1]))
+        assert "40,000" not in answer, answer
+        assert answer.startswith("*llama3.2:3b's answer had no claim that its passages support")
+        assert "accusations d’espionnage" in answer and _marks(sources)
+
 
 @pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory):
