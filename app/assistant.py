@@ -474,7 +474,7 @@ class Assistant:
                 return
             # No supported claim answers the question: the model's text is not an answer.
             common["notice"] = (
-                f"{backend.model}'s answer had no claim that its passages support; "
+                f"{backend.model}'s answer had no supported claim that answers the question; "
                 "quoted from the passages instead"
             )
             yield Event("reset")
@@ -499,19 +499,18 @@ class Assistant:
         yield Event("answer", answer=answer)
 
     def _answers(self, answer: Answer, question: str) -> bool:
-        """Whether at least one supported claim of `answer` answers `question`: for a question
-        asking for a number or a time, the claim or the passage sentence it rests on has one."""
-        kind = extractive.asks_for(question)
-        windows = {c.n: c.passage.text for c in answer.citations}
+        """Whether at least one supported claim of `answer` answers `question`, by the rules
+        the extractive answerer keeps to (`extractive.answers`): the claim, or the passage
+        sentences it rests on, hold what the question asks for (a number, a date, a sum, a
+        cause…), and rest on a passage naming what the question names."""
+        by_n = {c.n: c for c in answer.citations}
         for claim in answer.claims:
             if not claim.supported:
                 continue
-            rests_on = " ".join(
-                windows.get(n, "") for n, ok in zip(claim.cited, claim.supports, strict=False) if ok
-            )
-            if extractive.has_kind(kind, claim.text, question) or extractive.has_kind(
-                kind, rests_on, question
-            ):
+            cited = [by_n[n] for n, ok in zip(claim.cited, claim.supports, strict=False) if ok]
+            cited = [c for c in cited if c is not None]
+            sentences = " ".join(c.passage.text[a:b] for c in cited for a, b in c.spans)
+            if extractive.answers(question, claim.text, sentences, [c.passage for c in cited]):
                 return True
         return False
 

@@ -442,6 +442,23 @@ def _mentioned(
     return any(len(s) >= 4 and s[:4] in short for s in stems) and not digits  # Malian/malien
 
 
+def answers(question: str, claim: str, sentences: str, passages: list[Passage]) -> bool:
+    """Whether a supported claim (of an LLM's answer) answers `question`, by the rules the
+    extractive answerer keeps to: the claim or the passage sentences it rests on hold what the
+    question asks for (`asks_for`) and, for a why-question, a cause; and a passage it rests on
+    names one of the question's names (off-topic questions get no answer from a model that
+    copies the nearest sentence)."""
+    kind = asks_for(question)
+    if not (has_kind(kind, claim, question) or has_kind(kind, sentences, question)):
+        return False
+    if _WHY.search(question) and not (_CAUSE.search(claim) or _CAUSE.search(sentences)):
+        return False
+    names = question_names(question)
+    return not names or any(
+        missing_names_in(question, f"{p.title}\n{p.text}") != names for p in passages
+    )
+
+
 def question_names(question: str) -> list[str]:
     """The names of `question` (see `missing_names_in`): those a reference without any lacks."""
     return missing_names_in(question, "")

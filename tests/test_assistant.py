@@ -422,7 +422,7 @@ def test_an_answer_with_no_supported_claim_falls_back_to_the_quotes(sample_index
     shown = "".join(e.text for e in events[kinds.index("reset") :] if e.kind == "delta")
     assert shown.strip() == answer.answer and "40,000" not in answer.answer
     assert answer.fallback == "unsupported" and answer.draft.startswith("The agent was released")
-    assert "llama3.2:3b's answer had no claim that its passages support" in answer.notice
+    assert "llama3.2:3b's answer had no supported claim that answers the question" in answer.notice
     assert (answer.mode, answer.model) == ("ollama", "llama3.2:3b") and answer.answerable
     assert "accusations d’espionnage" in answer.answer
     assert answer.claims and all(c.supported for c in answer.claims)
@@ -474,3 +474,40 @@ def test_strict_keeps_only_the_supported_claims(sample_index, server):
     kinds = [e.kind for e in events]
     final = "".join(e.text for e in events[kinds.index("reset") :] if e.kind == "delta")
     assert final == answer.answer, "the page ends with the strict answer, not the draft"
+
+
+def test_a_copied_sentence_does_not_answer_an_off_topic_question(sample_index, server):
+    # A small model copies the nearest passage sentence whatever it is asked: true, supported,
+    # and no answer to a question about Lyon, which no passage names.
+    for question in ("Quel temps fera-t-il à Lyon demain ?", "Qui a écrit Les Misérables ?"):
+        passages = sample_index.search(question, 5)
+        if not passages:  # under the relevance floor: declined before the model is asked
+            continue
+        server.reply = (
+            f"{passages[0].text.split('. ')[0].strip()}. [1]"  # its first sentence, cited
+        )
+        answer = assistant(sample_index, server).ask(question)
+        assert not answer.answerable, (question, answer.answer)
+        assert answer.answer == DECLINE["fr"]
+        assert answer.fallback == "unsupported" and answer.draft
+
+
+def test_a_why_answer_needs_a_cause(sample_index, server):
+    question = "Pourquoi la Russie soutient-elle le gouvernement de transition ?"
+    sentence = (
+        "Le gouvernement de transition à Bamako s’est progressivement éloigné de certains "
+        "partenaires occidentaux, notamment la France, tout en renforçant ses liens avec "
+        "d’autres puissances comme la Russie"
+    )
+    passages = sample_index.search(question, 5)
+    n = next(i for i, p in enumerate(passages, 1) if sentence in p.text)
+    server.reply = f"{sentence} [{n}]."
+    answer = assistant(sample_index, server).ask(question)
+    assert "no supported claim" in answer.notice and answer.draft.startswith("Le gouvernement")
+    assert answer.fallback == "unsupported" and not answer.answerable
+    # the same sentence stands as the answer to a question it does answer
+    other = "De qui Bamako s’est-il rapproché ?"
+    n = next(i for i, p in enumerate(sample_index.search(other, 5), 1) if sentence in p.text)
+    server.reply = f"{sentence} [{n}]."
+    kept = assistant(sample_index, server).ask(other)
+    assert kept.fallback is None and kept.answerable and kept.claims[0].supported

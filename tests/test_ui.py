@@ -187,6 +187,9 @@ def test_hostile_article_is_shown_as_text(server):
     assert "\\<script\\>" in answer
     assert "\\*\\*bold\\*\\*" in answer
     assert re.search(r"(?<!\\)[<>]", answer) is None, answer
+    # The quote of the hostile sentence is its own passage's words: supported, not flagged.
+    assert "not supported" not in answer and "does not support" not in sources
+    assert "cited: supports the answer" in sources
 
 
 def test_uploaded_articles_are_indexed_and_answered_from(server, tmp_path):
@@ -365,7 +368,9 @@ def test_page_answers_through_ollama_and_falls_back_when_it_fails(workdir):
         chat, sources, status, _ = _ask(_client(url), ARREST)
         answer = _plain(_text(chat[-1]))
         assert "40,000" not in answer, answer
-        assert answer.startswith("*llama3.2:3b's answer had no claim that its passages support")
+        assert answer.startswith(
+            "*llama3.2:3b's answer had no supported claim that answers the question"
+        )
         assert "accusations d’espionnage" in answer and _marks(sources)
 
 
