@@ -108,6 +108,10 @@ class AskRequest(Filters):
         None, description=f"LLM mode for this question: {', '.join(LLM_MODES)}."
     )
     model: str | None = Field(None, max_length=200, description="LLM model for this question.")
+    strict: bool | None = Field(
+        None,
+        description="Keep only the LLM's supported claims (default: the server's, DOSSIER_STRICT).",
+    )
 
     _question = field_validator("question")(_not_blank)
 
@@ -152,6 +156,9 @@ class ClaimOut(BaseModel):
     cited: list[int]
     supported: bool | None
     supports: list[bool]
+    attributed: bool = Field(
+        False, description="The citation is dossier's: the model copied the passage bare."
+    )
 
 
 class AskResponse(BaseModel):
@@ -166,6 +173,15 @@ class AskResponse(BaseModel):
     claims: list[ClaimOut]
     notice: str | None
     reason: str
+    fallback: str | None = Field(
+        None,
+        description="'unsupported': the LLM's answer had no supported claim answering the "
+        "question, and these are the quoted sentences (or the decline) instead; 'llm-error': "
+        "the LLM failed and auto mode answered extractively.",
+    )
+    draft: str | None = Field(
+        None, description="The LLM's own answer, when it was set aside (fallback, strict)."
+    )
 
 
 class LLMHealth(BaseModel):
@@ -438,4 +454,5 @@ def _options(body: AskRequest) -> dict:
         "source": body.source,
         "llm": body.llm,
         "model": body.model,
+        "strict": body.strict,
     }

@@ -374,8 +374,10 @@ class Assistant:
         source: str | None = None,
         model: str | None = None,
         llm: str | None = None,
+        strict: bool | None = None,
     ) -> Iterator[Event]:
-        """Answer `question` step by step; the last event carries the `Answer`.
+        """Answer `question` step by step; the last event carries the `Answer`. `strict`
+        (default: the assistant's) keeps only an LLM answer's supported claims.
 
         Raises LLMError in `ollama`/`openai` mode when the LLM fails; `auto` falls back instead.
         """
@@ -466,7 +468,8 @@ class Assistant:
         if backend is not None:
             draft = self._finish(text, used, backend, timings, reason, common)
             if not draft.answerable or self._answers(draft, question):
-                final = self._strictly(draft) if self.strict else draft
+                keep_supported = self.strict if strict is None else strict
+                final = self._strictly(draft) if keep_supported else draft
                 if final.answer != draft.answer:
                     yield Event("reset")
                     yield Event("delta", final.answer)

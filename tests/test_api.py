@@ -137,6 +137,27 @@ def test_ask_in_extractive_mode_on_request(server):
     assert "espionnage" in answer["answer"]
 
 
+def test_an_unsupported_answer_is_set_aside_and_strict_is_per_question(server, standin):
+    invented = "He was released on Tuesday after paying a fine of 40,000 euros [1]."
+    standin.reply = invented
+    try:
+        answer = server.post("/api/ask", json={"question": ARREST}, headers=AUTH).json()
+        assert answer["fallback"] == "unsupported" and answer["draft"] == invented
+        assert "40,000" not in answer["answer"] and "espionnage" in answer["answer"]
+        assert answer["mode"] == "ollama" and "no supported claim" in answer["notice"]
+
+        standin.reply = "The agent was arrested over accusations of espionage [1]. " + invented
+        loose = server.post("/api/ask", json={"question": ARREST}, headers=AUTH).json()
+        assert "40,000" in loose["answer"] and loose["fallback"] is None
+        assert [c["supported"] for c in loose["claims"]] == [True, False]
+        body = {"question": ARREST, "strict": True}
+        strict = server.post("/api/ask", json=body, headers=AUTH).json()
+        assert "40,000" not in strict["answer"] and "40,000" in strict["draft"]
+        assert [c["supported"] for c in strict["claims"]] == [True]
+    finally:
+        standin.reply = None
+
+
 def test_ask_stream_sends_status_passages_deltas_then_the_answer(server):
     with server.stream("POST", "/api/ask/stream", json={"question": ARREST}, headers=AUTH) as r:
         assert r.status_code == 200
