@@ -220,6 +220,8 @@ def evaluate(
         "k": k or assistant.k,
         "llm": llm or assistant.llm,
         "model": assistant.model,
+        "strict": assistant.strict,
+        "max_tokens": assistant.max_tokens,
         "embed_model": assistant.index.embed_model,
         "index_dir": str(assistant.index.dir),
         "documents": assistant.index.count_documents(),
