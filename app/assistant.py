@@ -253,7 +253,8 @@ class CachedEmbedder:
 class Assistant:
     """Answers questions about an `Index`. `llm` is "auto", "ollama", "openai", "llamacpp" or
     "extractive"; for "llamacpp", `model` is the path of a GGUF file (run in this process,
-    on `threads` threads), and `max_tokens` bounds every backend's answer.
+    on `threads` threads), and `max_tokens` bounds every backend's answer. `strict` keeps
+    only the supported claims of an LLM's answer (off: the others are kept, flagged).
 
     `openai_base_url` is an OpenAI-compatible server (e.g. "http://gpu-box:8000/v1"), used by
     "openai" and tried first by "auto"; `openai_api_key` defaults to DOSSIER_OPENAI_API_KEY,
@@ -275,7 +276,7 @@ class Assistant:
         max_tokens: int = 512,
         threads: int | None = None,
         attribute: bool = True,
-        strict: bool = False,
+        strict: bool = True,
     ) -> None:
         self.index = index
         self.strict = strict  # an LLM's answer keeps only its supported claims
@@ -518,8 +519,14 @@ class Assistant:
         return False
 
     def _strictly(self, answer: Answer) -> Answer:
-        """`answer` with only its supported claims (and what states nothing, a lead-in) left."""
-        kept = [c for c in answer.claims if c.supported is not False]
+        """`answer` with only its supported claims (and what states nothing, a lead-in) left;
+        a list's bare numbers ("1.", "2.") go with the sentences they numbered."""
+        drafted = answer.claims
+        keep = [c.supported is not False for c in drafted]
+        for i, c in enumerate(drafted):  # "2." goes with the sentence it numbers
+            if c.supported is None and not re.search(r"[^\W\d_]", c.text):
+                keep[i] = i + 1 < len(drafted) and drafted[i + 1].supported is True
+        kept = [c for c, k in zip(drafted, keep, strict=True) if k]
         if len(kept) == len(answer.claims):
             return answer
         text = " ".join(" ".join(c.text.split()) for c in kept)
@@ -537,7 +544,8 @@ class Assistant:
             citations=tuple(c for c in answer.citations if c.n in cited),
             draft=answer.answer,
             notice=answer.notice
-            or f"strict: {len(answer.claims) - len(kept)} unsupported sentence(s) left out",
+            or f"strict: {sum(1 for c in drafted if c.supported is False)} unsupported "
+            "sentence(s) left out",
         )
 
     def _fell_back(self, exc: LLMError, model: str | None) -> str:

@@ -465,8 +465,8 @@ Strict = Annotated[
     bool | None,
     typer.Option(
         "--strict/--no-strict",
-        help="Keep only the LLM's supported claims: its unsupported sentences are left out, not "
-        "just flagged (env DOSSIER_STRICT; default: flagged).",
+        help="Keep only the LLM's supported claims (the default), or keep its unsupported "
+        "sentences too, flagged (--no-strict; env DOSSIER_STRICT).",
         show_default=False,
     ),
 ]

@@ -181,12 +181,12 @@ SETTINGS = (
     ),
     Setting(
         "strict",
-        "keep only the LLM's supported claims (its unsupported sentences left out, not just "
+        "keep only the LLM's supported claims (its unsupported sentences left out; off: shown "
         "flagged)",
         "--strict",
         "DOSSIER_STRICT",
-        False,
-        "false",
+        True,
+        "true",
         _boolean,
     ),
     Setting(

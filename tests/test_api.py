@@ -137,7 +137,7 @@ def test_ask_in_extractive_mode_on_request(server):
     assert "espionnage" in answer["answer"]
 
 
-def test_an_unsupported_answer_is_set_aside_and_strict_is_per_question(server, standin):
+def test_an_unsupported_answer_is_set_aside_and_strict_is_the_default(server, standin):
     invented = "He was released on Tuesday after paying a fine of 40,000 euros [1]."
     standin.reply = invented
     try:
@@ -147,11 +147,11 @@ def test_an_unsupported_answer_is_set_aside_and_strict_is_per_question(server, s
         assert answer["mode"] == "ollama" and "no supported claim" in answer["notice"]
 
         standin.reply = "The agent was arrested over accusations of espionage [1]. " + invented
-        loose = server.post("/api/ask", json={"question": ARREST}, headers=AUTH).json()
+        body = {"question": ARREST, "strict": False}
+        loose = server.post("/api/ask", json=body, headers=AUTH).json()
         assert "40,000" in loose["answer"] and loose["fallback"] is None
         assert [c["supported"] for c in loose["claims"]] == [True, False]
-        body = {"question": ARREST, "strict": True}
-        strict = server.post("/api/ask", json=body, headers=AUTH).json()
+        strict = server.post("/api/ask", json={"question": ARREST}, headers=AUTH).json()
         assert "40,000" not in strict["answer"] and "40,000" in strict["draft"]
         assert [c["supported"] for c in strict["claims"]] == [True]
     finally:

@@ -96,7 +96,7 @@ def test_unsupported_and_dangling_citations(sample_index, server):
         "He was released on Tuesday after paying a fine of 40,000 euros [1]. "
         "Russia sent 300 soldiers to Bamako [7]."
     )
-    answer = assistant(sample_index, server).ask(QUESTION)
+    answer = assistant(sample_index, server, strict=False).ask(QUESTION)
     assert "[7]" not in answer.answer, "a marker pointing to no passage is dropped"
     checks = {c.text.split()[1]: c for c in answer.claims}
     assert checks["agent"].supported is True
@@ -350,9 +350,13 @@ def test_a_statement_citing_nothing_is_flagged(sample_index, server):
         "Here is what the articles say:\n\nThe agent was arrested over accusations of "
         "espionage [1]. Emmanuel Macron is the president of France."
     )
-    answer = assistant(sample_index, server).ask(QUESTION)
+    answer = assistant(sample_index, server, strict=False).ask(QUESTION)
     verdicts = {c.text.split()[0]: c.supported for c in answer.claims}
     assert verdicts == {"Here": None, "The": True, "Emmanuel": False}
+    # strict (the default) keeps the lead-in and the supported claim, not the statement
+    kept = assistant(sample_index, server).ask(QUESTION)
+    assert [c.text.split()[0] for c in kept.claims] == ["Here", "The"]
+    assert "Macron" not in kept.answer and "Macron" in kept.draft
 
 
 def test_auto_remembers_a_failing_llm_for_the_next_questions(sample_index, server):
@@ -447,12 +451,12 @@ def test_a_supported_claim_that_does_not_answer_is_not_an_answer(sample_index, s
     assert answer.fallback == "unsupported" and not answer.answerable
 
 
-def test_a_supported_answer_stands_with_its_unsupported_sentences_flagged(sample_index, server):
+def test_without_strict_an_answer_keeps_its_unsupported_sentences_flagged(sample_index, server):
     server.reply = (
         "The agent was arrested over accusations of espionage, which Paris calls unfounded [1]. "
         "He was released on Tuesday after paying a fine of 40,000 euros [1]."
     )
-    answer = assistant(sample_index, server).ask(QUESTION)
+    answer = assistant(sample_index, server, strict=False).ask(QUESTION)
     assert answer.fallback is None and answer.mode == "ollama" and answer.answerable
     assert [c.supported for c in answer.claims] == [True, False]
     assert "40,000" in answer.answer
@@ -460,16 +464,18 @@ def test_a_supported_answer_stands_with_its_unsupported_sentences_flagged(sample
 
 def test_strict_keeps_only_the_supported_claims(sample_index, server):
     server.reply = (
-        "The agent was arrested over accusations of espionage, which Paris calls unfounded [1]. "
-        "He was released on Tuesday after paying a fine of 40,000 euros [1]. "
-        "Russia sent 300 soldiers to Bamako."
+        "1. The agent was arrested over accusations of espionage, which Paris calls unfounded "
+        "[1]. 2. He was released on Tuesday after paying a fine of 40,000 euros [1]. "
+        "3. Russia sent 300 soldiers to Bamako."
     )
-    events = list(assistant(sample_index, server, strict=True).stream(QUESTION))
+    events = list(assistant(sample_index, server).stream(QUESTION))  # strict: the default
     answer = events[-1].answer
     assert "40,000" not in answer.answer and "Russia" not in answer.answer
-    assert answer.answer.startswith("The agent was arrested") and answer.answer.endswith("[1].")
-    assert [c.supported for c in answer.claims] == [True]
-    assert answer.claims[0].text == answer.answer[answer.claims[0].start : answer.claims[0].end]
+    assert answer.answer.startswith("1. The agent was arrested"), answer.answer
+    assert answer.answer.endswith("[1].") and " 2." not in answer.answer, "no bare numbers"
+    assert [c.supported for c in answer.claims] == [None, True]
+    for claim in answer.claims:
+        assert claim.text == answer.answer[claim.start : claim.end]
     assert "40,000" in answer.draft and "2 unsupported sentence(s) left out" in answer.notice
     kinds = [e.kind for e in events]
     final = "".join(e.text for e in events[kinds.index("reset") :] if e.kind == "delta")
