@@ -19,8 +19,9 @@ Two variants answer every question, alternately, so that the machine's noise hit
 Echoed markup is stripped from both (it changes no citation); the echo count is of the raw
 replies.
 
-For each variant and set it counts, over the answerable questions, the answers with at least
-one supported citation (and how many of those hold only citations dossier added); over all
+For each variant and set it counts, over the answerable questions, the model's answers with
+at least one supported citation (an answer the guard set aside, `fallback: "unsupported"`,
+counts as none: its quotes are dossier's, not the model's) (and how many of those hold only citations dossier added); over all
 questions, the raw replies that echo prompt markup (`<passage`, `file="`, chat tokens); over
 the unanswerable ones, the declines; and the median answer time. Prints a Markdown table,
 and the JSON with --out.
@@ -94,8 +95,11 @@ def main() -> None:
             index = Index(Path(tmp) / Path(qaset).stem)
             index.add(corpus)
             variants = {
-                "before": (BEFORE, Assistant(index, llm="llamacpp", attribute=False)),
-                "after": (prompts.PROMPTS_DIR, Assistant(index, llm="llamacpp")),
+                "before": (
+                    BEFORE,
+                    Assistant(index, llm="llamacpp", attribute=False, strict=False),
+                ),
+                "after": (prompts.PROMPTS_DIR, Assistant(index, llm="llamacpp", strict=False)),
             }
             rows = {name: [] for name in variants}
             for item in items:
@@ -108,7 +112,10 @@ def main() -> None:
                     started = time.monotonic()
                     answer = assistant.ask(item["question"], item.get("history", []))
                     seconds = time.monotonic() - started
-                    supported = [c for c in answer.claims if c.supported and c.cited]
+                    # The model's own answer: one the guard set aside (fallback) had no
+                    # supported claim answering the question, whatever the quotes after it.
+                    own = answer.fallback is None
+                    supported = [c for c in answer.claims if c.supported and c.cited and own]
                     rows[name].append(
                         {
                             "id": item.get("id"),
@@ -117,7 +124,7 @@ def main() -> None:
                             "only_attributed": bool(supported)
                             and all(c.attributed for c in supported),
                             "echo": bool(ECHO.search(backend.raw)),
-                            "declined": not answer.answerable,
+                            "declined": not answer.answerable and own,
                             "seconds": seconds,
                         }
                     )
