@@ -65,6 +65,12 @@ _FOLLOW_UP = re.compile(
 )
 
 
+def _asked(question: str, standalone: str) -> str:
+    """What an answer is checked against: the question asked now; the previous question's words
+    only helped retrieval, unless the follow-up has no content words of its own."""
+    return question if len(query_terms(question)) >= 2 else standalone
+
+
 def _states_something(sentence: str) -> bool:
     """A sentence that claims something: not a decline, a lead-in ("Here is…:") or a scrap."""
     text = sentence.strip()
@@ -113,6 +119,8 @@ class ClaimCheck:
     end: int = 0
     supports: tuple[bool, ...] = ()  # for each cited passage: does it support the sentence?
     attributed: bool = False  # the citation is dossier's: the model copied the passage bare
+    # (passage number, start, end) of the window of each cited passage that supports it
+    windows: tuple[tuple[int, int, int], ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -166,8 +174,10 @@ class Event:
     """One step of a streamed answer.
 
     kind: "status" (text), "passages" (passages retrieved), "delta" (text to append to the
-    answer), "reset" (discard the text so far: the LLM failed and extractive mode takes over),
-    "answer" (the final `Answer`, always last).
+    answer), "reset" (discard the text so far: the LLM failed and extractive mode takes over,
+    or its answer had no supported claim answering and the quotes follow, or strict left
+    sentences out and the kept ones follow; a "status" saying which comes next), "answer" (the
+    final `Answer`, always last).
     """
 
     kind: str
@@ -400,7 +410,7 @@ class Assistant:
             notice = choice.reason
         yield Event("status", choice.reason)
 
-        standalone = question
+        standalone, failed_early = question, False
         if history:
             try:
                 standalone, why = self._standalone(question, history, backend)
@@ -408,6 +418,7 @@ class Assistant:
                 if mode != "auto":
                     raise
                 backend, notice = None, self._fell_back(exc, model)
+                failed_early = True
                 yield Event("status", notice)
                 standalone, why = self._standalone(question, history, None)
             if why:
@@ -455,7 +466,7 @@ class Assistant:
             )
             return
 
-        reason, fallback = "", None
+        reason, fallback = "", "llm-error" if failed_early else None
         if backend is not None:
             try:
                 used, text = yield from self._generate(backend, standalone, question, passages)
@@ -468,26 +479,30 @@ class Assistant:
                 backend, fallback = None, "llm-error"
         if backend is not None:
             draft = self._finish(text, used, backend, timings, reason, common)
-            if not draft.answerable or self._answers(draft, question):
+            if not draft.answerable or self._answers(draft, _asked(question, standalone)):
                 keep_supported = self.strict if strict is None else strict
                 final = self._strictly(draft) if keep_supported else draft
                 if final.answer != draft.answer:
                     yield Event("reset")
+                    yield Event("status", final.notice or "")
                     yield Event("delta", final.answer)
                 yield Event("answer", answer=final)
                 return
             # No supported claim answers the question: the model's text is not an answer.
-            common["notice"] = (
-                f"{backend.model}'s answer had no supported claim that answers the question; "
-                "quoted from the passages instead"
-            )
+            set_aside = f"{backend.model}'s answer had no supported claim that answers the question"
             yield Event("reset")
-            yield Event("status", common["notice"])
+            yield Event("status", f"{set_aside}; quoting the passages instead")
             fallback = "unsupported"
         else:
             draft = None
         used = list(passages)
         text, reason = yield from self._extract(standalone, question, used)
+        if fallback == "unsupported":
+            common["notice"] = (
+                f"{set_aside}; quoted from the passages instead"
+                if text not in DECLINE.values()
+                else f"{set_aside}, and no passage sentence answers it either"
+            )
         answer = self._finish(text, used, None, timings, reason, common)
         if fallback == "unsupported":  # the model answered: its mode stays, its text is set aside
             assert backend is not None and draft is not None
@@ -507,14 +522,13 @@ class Assistant:
         the extractive answerer keeps to (`extractive.answers`): the claim, or the passage
         sentences it rests on, hold what the question asks for (a number, a date, a sum, a
         cause…), and rest on a passage naming what the question names."""
-        by_n = {c.n: c for c in answer.citations}
+        passages = answer.passages
         for claim in answer.claims:
             if not claim.supported:
                 continue
-            cited = [by_n[n] for n, ok in zip(claim.cited, claim.supports, strict=False) if ok]
-            cited = [c for c in cited if c is not None]
-            sentences = " ".join(c.passage.text[a:b] for c in cited for a, b in c.spans)
-            if extractive.answers(question, claim.text, sentences, [c.passage for c in cited]):
+            rests_on = [passages[n - 1] for n, _, _ in claim.windows]
+            sentences = " ".join(passages[n - 1].text[a:b] for n, a, b in claim.windows)
+            if extractive.answers(question, claim.text, sentences, rests_on):
                 return True
         return False
 
@@ -526,16 +540,16 @@ class Assistant:
         for i, c in enumerate(drafted):  # "2." goes with the sentence it numbers
             if c.supported is None and not re.search(r"[^\W\d_]", c.text):
                 keep[i] = i + 1 < len(drafted) and drafted[i + 1].supported is True
-        kept = [c for c, k in zip(drafted, keep, strict=True) if k]
-        if len(kept) == len(answer.claims):
+        if not any(c.supported is False for c in drafted):
             return answer
-        text = " ".join(" ".join(c.text.split()) for c in kept)
-        claims, at = [], 0
-        for c in kept:
-            flat = " ".join(c.text.split())
-            start = text.index(flat, at)
-            claims.append(replace(c, text=flat, start=start, end=start + len(flat)))
-            at = start + len(flat)
+        kept = [c for c, k in zip(drafted, keep, strict=True) if k]
+        text, claims, previous_end = "", [], 0
+        for c in kept:  # each kept claim after the break that stood before it (a paragraph)
+            gap = answer.answer[previous_end : c.start]
+            text += ("\n\n" if "\n" in gap else " ") if text else ""
+            claims.append(replace(c, start=len(text), end=len(text) + len(c.text)))
+            text += c.text
+            previous_end = c.end
         cited = {n for c in kept if c.supported for n in c.cited}
         return replace(
             answer,
@@ -616,8 +630,7 @@ class Assistant:
     def _extract(self, standalone: str, question: str, passages: list[Passage]):
         # Sentences are scored against what is asked now; the previous question's words only
         # helped retrieval, unless the follow-up has no content words of its own.
-        asked = question if len(query_terms(question)) >= 2 else standalone
-        found = extractive.extract(asked, passages, self.embedder)
+        found = extractive.extract(_asked(question, standalone), passages, self.embedder)
         if found.answerable:
             text = extractive.answer_text(found)
         else:
@@ -683,6 +696,11 @@ class Assistant:
                     claim.end,
                     tuple(s.supported for s in supports),
                     claim.text.strip() in attributed,
+                    tuple(
+                        (n, s.start, s.end)
+                        for n, s in zip(claim.cited, supports, strict=True)
+                        if s.supported
+                    ),
                 )
             )
         from .support import SUPPORT_THRESHOLD

@@ -601,7 +601,10 @@ def _escape(text: str) -> str:
 def _print_answer(answer, printed: bool) -> None:
     out = _console()
     if not printed:
-        label = "[bold](extractive: sentences quoted from the articles, no LLM)[/]\n"
+        if answer.fallback == "unsupported" or answer.mode != "extractive":
+            label = f"[bold]({_escape(answer.notice)})[/]\n" if answer.notice else ""
+        else:
+            label = "[bold](extractive: sentences quoted from the articles, no LLM)[/]\n"
         out.print((label if answer.answerable else "") + _escape(answer.answer))
     else:
         out.print()

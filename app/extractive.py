@@ -167,13 +167,14 @@ ASKS = {
             r"how much (?:\w+ ){0,4}(spend|spent|pay|paid|cost|raise|raised|earn|worth)|"
             r"what (price|cost|sum|salary|fine)|combien (co[uû]t\w*|vaut|valent|pa[iy]\w*|"
             r"d[e'’]\s*argent|d[e'’]\s*euros|dépens\w*|depens\w*|gagn\w*)|"
-            r"à combien (s['’]él[eè]v\w*|estime|évalue)|quel (prix|coût|cout|montant|salaire)|"
-            r"quelle somme)",
+            r"à combien (s['’]él[eè]v\w*|estime|évalue)|quel est le (prix|coût|cout|montant)|"
+            r"quel (coût|cout|montant|salaire)|quelle somme)\b",
             re.IGNORECASE,
         ),
         re.compile(
-            r"[€$£¥]|\b(euros?|dollars?|pounds?|livres?|francs?|yens?|eur|usd|gbp|"
-            r"cents?|centimes?)\b|\b\d+(?:[.,]\d+)?\s?(bn|m|k)\b",
+            r"[€$£¥]|\b\d[\d\s.,]*\s*(millions?|milliards?|billions?|thousand|mille|bn|k)?\s*"
+            r"(d['’]\s*|of\s+)?(euros?|dollars?|pounds?|livres sterling|francs?( cfa| suisses?)?|"
+            r"yens?|eur|usd|gbp|chf)\b|\b(euros?|dollars?) \d",
             re.IGNORECASE,
         ),
     ),
@@ -249,11 +250,24 @@ _ASKS_NAME = re.compile(
     r"the (?:first |last |full )?name of|who (?:is|was) the|"
     r"quel est le (?:pré|pre)?nom d[eu'’]\s*|quel était le (?:pré|pre)?nom d[eu'’]\s*|"
     r"le (?:pré|pre)?nom d[eu'’]\s*|le nom de famille d[eu'’]\s*|"
-    r"comment s['’]appel\w+|qui est l[ea'’]\s*|qui était l[ea'’]\s*)"
-    r"\s*(?:the |a |an |le |la |les |l['’]|du |de la |des )?(?P<focus>[^\W\d_]+)",
+    r"comment s['’]appel\w+|qui est (?:le|la)\s|qui est l['’]|qui était (?:le|la)\s|"
+    r"qui était l['’])"
+    r"\s*(?:the |a |an |le |la |les |l['’]|du |de la |des )?"
+    r"(?:(?:current|new|former|present|acting|actuel|actuelle|nouveau|nouvelle|ancien|"
+    r"ancienne|premier|première)\s+)?(?P<focus>[^\W\d_]+)",
     re.IGNORECASE,
 )
 NAME_WINDOW = 3  # words between the noun and the name that names it
+# Capitalised at a sentence's start without being names ("Goïta is…" names someone).
+_FUNCTION_WORDS = frozenset(
+    [
+        "le", "la", "les", "l", "un", "une", "des", "du", "de", "ce", "cette", "ces", "il",
+        "elle", "ils", "elles", "on", "en", "selon", "dans", "pour", "par", "the", "a", "an",
+        "this", "that", "these", "those", "he", "she", "it", "they", "in", "on", "at", "for",
+        "by", "according", "his", "her", "its", "their", "as", "after", "before", "since",
+        "while", "mais", "et", "or", "and", "but",
+    ]
+)  # fmt: skip
 
 
 def asks_for(question: str) -> str | None:
@@ -297,7 +311,7 @@ def names_the_focus(question: str, text: str) -> bool:
             if (
                 other is not word
                 and name[:1].isupper()
-                and other.start() > 0
+                and (other.start() > 0 or unaccent(name.lower()) not in _FUNCTION_WORDS)
                 and not _matches(frozenset(tokens(name.lower(), "en")), asked, asked_pre)
                 and unaccent(name.lower()) not in _NOT_NAMES
             ):
@@ -444,12 +458,12 @@ def _mentioned(
 
 def answers(question: str, claim: str, sentences: str, passages: list[Passage]) -> bool:
     """Whether a supported claim (of an LLM's answer) answers `question`, by the rules the
-    extractive answerer keeps to: the claim or the passage sentences it rests on hold what the
-    question asks for (`asks_for`) and, for a why-question, a cause; and a passage it rests on
+    extractive answerer keeps to: the claim holds what the question asks for (`asks_for`); for
+    a why-question, it or the passage sentences it rests on give a cause; and a passage it rests on
     names one of the question's names (off-topic questions get no answer from a model that
     copies the nearest sentence)."""
     kind = asks_for(question)
-    if not (has_kind(kind, claim, question) or has_kind(kind, sentences, question)):
+    if not has_kind(kind, claim, question):  # "how much?": the claim itself gives the sum
         return False
     if _WHY.search(question) and not (_CAUSE.search(claim) or _CAUSE.search(sentences)):
         return False
@@ -484,8 +498,10 @@ def extract(question: str, passages: list[Passage], embedder: Embedder) -> Extra
     scored = score_sentences(question, passages, embedder)
     kind = asks_for(question)
     fitting = [(s, c) for s, c in scored if has_kind(kind, c[3], question)]
+    if not scored:
+        return Extract((), "no retrieved sentence is long enough to answer")
     if not fitting:
-        article = "an" if kind[0] in "aeiou" else "a"
+        article = "an" if kind and kind[0] in "aeiou" else "a"
         return Extract(
             (), f"the question asks for {article} {kind}, and no retrieved sentence has one"
         )

@@ -71,10 +71,25 @@ def normalise(text: str) -> str:
     return re.sub(r'\s*"\s*', '"', " ".join(text.split()))  # « infondées » and "infondées"
 
 
+# Where a sentence or clause starts or ends: the text's ends, a line break, punctuation.
+_CLAUSE_START = re.compile(r"(?:^|[^\w\s]\s*|\n\s*)$")
+_CLAUSE_END = re.compile(r"^(?:\s*$|\s*[^\w\s]|\s*\n)")
+
+
 def quotes(claim: str, window: str) -> bool:
-    """Whether `claim` copies `window` (or a part of it) word for word, see `normalise`."""
+    """Whether `claim` copies `window`, or one of its sentences or clauses, word for word (see
+    `normalise`): the copy starts and ends where a sentence or clause does, so a fragment
+    that leaves out "not" or "unconfirmed" before it, or "only…" after it, is no quote."""
     bare = normalise(claim).strip(_EDGES)
-    return len(bare) >= MIN_VERBATIM_CHARS and bare in normalise(window)
+    if len(bare) < MIN_VERBATIM_CHARS:
+        return False
+    text = normalise(window)
+    at = text.find(bare)
+    while at >= 0:
+        if _CLAUSE_START.search(text[:at]) and _CLAUSE_END.match(text[at + len(bare) :]):
+            return True
+        at = text.find(bare, at + 1)
+    return False
 
 
 def sentence_windows(text: str) -> list[tuple[int, int]]:
@@ -119,6 +134,7 @@ def _number(text: str) -> str:
         return re.sub(r"\D", "", text).lstrip("0") or "0"
     whole, _, decimals = text.replace(",", ".").partition(".")
     whole = whole.lstrip("0") or "0"  # "03" is 3 (in "03/12/2024")
+    decimals = decimals.rstrip("0")  # "3,50" is 3.5
     return f"{whole}.{decimals}" if decimals else whole
 
 

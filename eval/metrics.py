@@ -267,12 +267,21 @@ def citation_precision(citations_per_claim: Iterable[Iterable[bool]]) -> float |
     return sum(pairs) / len(pairs)
 
 
-_DIGITS = re.compile(r"\d+(?:[ \u00a0\u202f.,]\d+)*")
+_DIGITS = re.compile(r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?![\d,.]\d)|\d+(?:[.,]\d+)?")
 
 
 def _digit_values(text: str) -> set[str]:
-    """The numbers of `text`, separators and leading zeros dropped ("1 200" and "1,200" alike)."""
-    return {re.sub(r"\D", "", n).lstrip("0") or "0" for n in _DIGITS.findall(text)}
+    """The numbers of `text`: thousands separators dropped ("1 200", "1,200" and "1.200" are
+    1200), a decimal comma read as a point ("3,5" is 3.5), leading zeros dropped."""
+    values = set()
+    for n in _DIGITS.findall(text):
+        if re.fullmatch(r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+", n):
+            values.add(re.sub(r"\D", "", n).lstrip("0") or "0")
+        else:
+            whole, _, decimals = n.replace(",", ".").partition(".")
+            decimals = decimals.rstrip("0")
+            values.add((whole.lstrip("0") or "0") + (f".{decimals}" if decimals else ""))
+    return values
 
 
 def confirmed(claim: str, cited: Sequence[str], majority: float = 0.5) -> bool | None:

@@ -21,9 +21,10 @@ replies.
 
 For each variant and set it counts, over the answerable questions, the model's answers with
 at least one supported citation (an answer the guard set aside, `fallback: "unsupported"`,
-counts as none: its quotes are dossier's, not the model's) (and how many of those hold only citations dossier added); over all
-questions, the raw replies that echo prompt markup (`<passage`, `file="`, chat tokens); over
-the unanswerable ones, the declines; and the median answer time. Prints a Markdown table,
+counts as none: its quotes are dossier's, not the model's), and how many of those hold only
+citations dossier added; over all questions, the raw replies that echo prompt markup
+(`<passage`, `file="`, chat tokens); over the unanswerable ones, the declines; and the median
+answer time. Prints a Markdown table,
 and the JSON with --out.
 """
 

@@ -440,6 +440,8 @@ def test_a_fallback_that_finds_nothing_declines(sample_index, server):
     assert answer.fallback == "unsupported" and not answer.answerable
     assert answer.answer == DECLINE["en"] and answer.citations == ()
     assert "name" in answer.reason
+    assert "no passage sentence answers it either" in answer.notice
+    assert "quoted from the passages" not in answer.notice
 
 
 def test_a_supported_claim_that_does_not_answer_is_not_an_answer(sample_index, server):
@@ -485,10 +487,12 @@ def test_strict_keeps_only_the_supported_claims(sample_index, server):
 def test_a_copied_sentence_does_not_answer_an_off_topic_question(sample_index, server):
     # A small model copies the nearest passage sentence whatever it is asked: true, supported,
     # and no answer to a question about Lyon, which no passage names.
+    asked = 0
     for question in ("Quel temps fera-t-il à Lyon demain ?", "Qui a écrit Les Misérables ?"):
         passages = sample_index.search(question, 5)
         if not passages:  # under the relevance floor: declined before the model is asked
             continue
+        asked += 1
         server.reply = (
             f"{passages[0].text.split('. ')[0].strip()}. [1]"  # its first sentence, cited
         )
@@ -496,6 +500,7 @@ def test_a_copied_sentence_does_not_answer_an_off_topic_question(sample_index, s
         assert not answer.answerable, (question, answer.answer)
         assert answer.answer == DECLINE["fr"]
         assert answer.fallback == "unsupported" and answer.draft
+    assert asked, "at least one of them reached the model"
 
 
 def test_a_why_answer_needs_a_cause(sample_index, server):
@@ -517,3 +522,22 @@ def test_a_why_answer_needs_a_cause(sample_index, server):
     server.reply = f"{sentence} [{n}]."
     kept = assistant(sample_index, server).ask(other)
     assert kept.fallback is None and kept.answerable and kept.claims[0].supported
+
+
+def test_strict_keeps_the_paragraphs_of_what_it_keeps(sample_index, server):
+    server.reply = (
+        "Here is what the articles say:\n\nThe agent was arrested over accusations of "
+        "espionage [1].\n\nHe was released on Tuesday after paying 40,000 euros [1]."
+    )
+    answer = assistant(sample_index, server).ask(QUESTION)
+    assert answer.answer == (
+        "Here is what the articles say:\n\nThe agent was arrested over accusations of "
+        "espionage [1]."
+    )
+    assert "1 unsupported sentence(s) left out" in answer.notice
+    for claim in answer.claims:
+        assert claim.text == answer.answer[claim.start : claim.end]
+    # nothing unsupported: the answer is left as the model wrote it
+    server.reply = "The agent was arrested over accusations of espionage [1].\n\n2."
+    untouched = assistant(sample_index, server).ask(QUESTION)
+    assert untouched.answer == server.reply and untouched.draft is None

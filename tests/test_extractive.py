@@ -78,6 +78,10 @@ def test_extract_quotes_whole_sentences_with_their_passage_number(sample_index):
         ("How long ago was the agent arrested?", "time"),
         ("Quel âge a l’agent ?", "age"),
         ("Quelle est la population de Bamako ?", "number"),
+        ("What summit did the leaders attend?", None),
+        ("Quel prix littéraire a-t-il reçu ?", None),
+        ("Quel est le prix du baril ?", "amount"),
+        ("Who is the current president of Mali?", "name"),
     ],
 )
 def test_what_a_question_asks_for(question, kind):
@@ -101,6 +105,11 @@ def test_names_the_passages_never_mention():
         ("amount", "", "un butin estimé à 1,2 million d’euros", True),
         ("amount", "", "La France a suspendu sa coopération.", False),  # "France" is no franc
         ("amount", "", "Halden agreed a £2.3bn merger.", True),
+        ("amount", "", "Deux cents soldats et trois livres", False),
+        ("amount", "", "un mur de 5 m de haut", False),
+        ("amount", "", "Il devra verser 3,4 millions d’euros de dommages", True),
+        ("name", "Who is the president of Mali?", "Goïta is the president of Mali.", True),
+        ("name", "Who is the president of Mali?", "The president of Mali spoke.", False),
         ("duration", "", "détenu pendant trois semaines", True),
         ("duration", "", "deux diplomates maliens", False),
         ("age", "", "l’agent, âgé de 42 ans, a été arrêté", True),

@@ -140,6 +140,26 @@ def test_verbatim_quotes_with_markup_dates_and_numbers_are_supported(embedder):
     assert same[0].supported and not other[0].supported
 
 
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        # a fragment that leaves out what reverses it, before or after
+        (
+            "Confirmed that Russia sent 300 soldiers.",
+            "It was unconfirmed that Russia sent 300 soldiers to Mali.",
+        ),
+        (
+            "The agent was guilty of espionage.",
+            "The agent was not guilty of espionage; the "
+            "agent was guilty of espionage only in the eyes of Bamako.",
+        ),
+        ("Paris qualifie ces accusations", "Paris qualifie ces accusations d’« infondées »."),
+    ],
+)
+def test_a_fragment_cut_out_of_a_clause_is_not_a_quote(claim, passage):
+    assert not quotes(claim, passage)
+
+
 def test_a_short_copy_or_a_mere_word_is_not_a_quote():
     assert not quotes("Paris.", "Paris qualifie ces accusations d’« infondées ».")
     assert quotes(
