@@ -354,16 +354,8 @@ def test_page_answers_through_ollama_and_falls_back_when_it_fails(workdir):
         rewrite = str(ollama.chats[1]["messages"])
         assert "Standalone question:" in rewrite and ARREST in rewrite
 
-        # The stream is cut: the page withdraws the partial answer and answers extractively.
-        ollama.fault = "cut"
-        chat, sources, status, _ = _ask(_client(url), ARREST)
-        answer = _plain(_text(chat[-1]))
-        assert answer.startswith("*Extractive answer"), answer
-        assert "broke off" in answer and ollama.url in answer
-
         # The model answers with what no passage says: the page does not present it as an
         # answer. It says so, and shows the quotes instead.
-        ollama.fault = None
         ollama.reply = "The agent was released on Tuesday after paying a fine of 40,000 euros [1]."
         chat, sources, status, _ = _ask(_client(url), ARREST)
         answer = _plain(_text(chat[-1]))
@@ -372,6 +364,14 @@ def test_page_answers_through_ollama_and_falls_back_when_it_fails(workdir):
             "*llama3.2:3b's answer had no supported claim that answers the question"
         )
         assert "accusations d’espionnage" in answer and _marks(sources)
+        ollama.reply = None
+
+        # The stream is cut: the page withdraws the partial answer and answers extractively.
+        ollama.fault = "cut"
+        chat, sources, status, _ = _ask(_client(url), ARREST)
+        answer = _plain(_text(chat[-1]))
+        assert answer.startswith("*Extractive answer"), answer
+        assert "broke off" in answer and ollama.url in answer
 
 
 @pytest.fixture(scope="module")
