@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from index.chunking import split_sentences
-from index.embeddings import Embedder
+from index.embeddings import Embedder, embed_queries
 from index.text import LANGUAGES, guess_language, query_terms, tokens, unaccent
 from index.types import Passage
 
@@ -378,7 +378,7 @@ def score_sentences(
     sentences = candidates(passages)
     if not sentences:
         return []
-    vectors = embedder.embed([question] + [s[3] for s in sentences])
+    vectors = embed_queries(embedder, [question] + [s[3] for s in sentences])  # symmetric
     cosines = vectors[1:] @ vectors[0]
     terms = query_terms(question)
     vocab = [_vocabulary(s[3]) for s in sentences]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.chunking import split_sentences
-from index.embeddings import Embedder
+from index.embeddings import Embedder, embed_queries
 from index.text import LANGUAGES, query_terms, tokens
 
 from .extractive import missing_names_in
@@ -174,7 +174,7 @@ def check(claims: list[str], passages: list[list[str]], embedder: Embedder) -> l
         layout.append(per_claim)
     if not texts:
         return [[] for _ in claims]
-    vectors = embedder.embed(list(claims) + texts)
+    vectors = embed_queries(embedder, list(claims) + texts)  # symmetric: E5's "query: " both
     claim_vecs, window_vecs = vectors[: len(claims)], vectors[len(claims) :]
     result: list[list[Support]] = []
     for i, (claim, cited) in enumerate(zip(claims, layout, strict=True)):

@@ -21,6 +21,7 @@ from .embeddings import (
     BACKENDS,
     DEFAULT_MODEL,
     Embedder,
+    embed_queries,
     make_embedder,
     probe_vector,
     same_space,
@@ -332,7 +333,7 @@ class Index:
         docs = self.documents_matching(after=after, before=before, source=source)
         if docs is not None and not docs:
             return []
-        vector = self.embedder.embed([query])[0]
+        vector = embed_queries(self.embedder, [query])[0]
         n = max(CANDIDATES, 4 * k)
         dense = self.store.query(vector, n, _where(after, before, docs if source else None))
         kw_scores = keyword.scores(query)

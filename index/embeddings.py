@@ -8,7 +8,9 @@ onnxruntime (`onnx-int8`, see `onnx_backend.py`), exported from the same model o
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,17 +28,59 @@ BACKENDS = ("auto", "onnx-int8", "torch")
 PROBE_TEXT = "dossier probe: La France suspend sa coopération; the agent was arrested."
 
 
+# Models trained with a prefix on each side, when their folder does not say so itself
+# (sentence-transformers' `prompts` in config_sentence_transformers.json): the E5 family wants
+# "query: " before a question and "passage: " before a text to find.
+KNOWN_PROMPTS = ((re.compile(r"(^|[/_-])e5([_-]|$)", re.IGNORECASE), ("query: ", "passage: ")),)
+
+
 class Embedder(Protocol):
     """Turns texts into unit-length vectors. `name` identifies the model for humans,
-    `backend` what computes it (`torch`, `onnx-int8`)."""
+    `backend` what computes it (`torch`, `onnx-int8`). `query_prefix` and `passage_prefix` are
+    the model's own prompts ("query: " and "passage: " for E5; empty for MiniLM): use
+    `embed_queries` and `embed_passages`, which add them."""
 
     name: str
     dimensions: int
     backend: str
+    query_prefix: str
+    passage_prefix: str
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed `texts` in one call (the implementation batches); rows have unit length."""
         ...
+
+
+def model_prompts(name: str, folder: str | Path | None = None) -> tuple[str, str]:
+    """The (query, passage) prefixes of a model: from its folder's sentence-transformers
+    config when it names them ("query", and "passage" or "document"), else from
+    KNOWN_PROMPTS by name, else none."""
+    if folder is not None:
+        config = Path(folder) / "config_sentence_transformers.json"
+        try:
+            prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+        except (OSError, ValueError, AttributeError):
+            prompts = {}
+        if isinstance(prompts, dict) and prompts.get("query") is not None:
+            passage = prompts.get("passage", prompts.get("document", ""))
+            return str(prompts["query"]), str(passage or "")
+    for pattern, pair in KNOWN_PROMPTS:
+        if pattern.search(str(name)) or (folder is not None and pattern.search(Path(folder).name)):
+            return pair
+    return "", ""
+
+
+def embed_queries(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors of questions (and of what is compared with another text, as a claim with a
+    passage sentence), with the model's query prefix."""
+    prefix = getattr(embedder, "query_prefix", "")
+    return embedder.embed([prefix + t for t in texts] if prefix else list(texts))
+
+
+def embed_passages(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors of texts to be found (the chunks an index stores), with the passage prefix."""
+    prefix = getattr(embedder, "passage_prefix", "")
+    return embedder.embed([prefix + t for t in texts] if prefix else list(texts))
 
 
 def resolve_model_path(name: str) -> str:
@@ -83,6 +127,9 @@ class SentenceTransformerEmbedder:
                 f"to use the bundled {DEFAULT_MODEL}."
             ) from None
         self.name = name
+        self.query_prefix, self.passage_prefix = model_prompts(
+            name, path if Path(path).is_dir() else None
+        )
         dims = (
             getattr(self.model, "get_embedding_dimension", None)
             or self.model.get_sentence_embedding_dimension

@@ -21,6 +21,7 @@ import numpy as np
 
 from .chunking import chunk_spans
 from .dates import date_to_int
+from .embeddings import embed_passages
 from .errors import LoadError
 from .keyword import KeywordIndex
 from .loaders import DEFAULT_MAX_FILE_MB, LOADERS, discover, load_bytes, summarise
@@ -329,7 +330,7 @@ def _vectors(idx: Index, rows: list[_Row], report: IndexReport, tick) -> np.ndar
     shas = sorted(todo, key=lambda sha: -len(todo[sha]))
     texts = [todo[sha] for sha in shas]
     for i in range(0, len(texts), EMBED_SLICE):
-        vectors = idx.embedder.embed(texts[i : i + EMBED_SLICE])
+        vectors = embed_passages(idx.embedder, texts[i : i + EMBED_SLICE])
         known.update(zip(shas[i : i + EMBED_SLICE], vectors, strict=True))
         report.embedded += len(vectors)
         tick()

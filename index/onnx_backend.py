@@ -177,9 +177,10 @@ class OnnxEmbedder:
         notify: Callable[[str], None] | None = None,
         cache: Path | None = None,
     ) -> None:
-        from .embeddings import resolve_model_path
+        from .embeddings import model_prompts, resolve_model_path
 
         folder = Path(resolve_model_path(name))
+        self.query_prefix, self.passage_prefix = model_prompts(name, folder)
         if not (folder / "tokenizer.json").exists():
             raise ConfigError(
                 f"The onnx-int8 backend needs a model folder with a tokenizer.json; {name!r} "
