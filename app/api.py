@@ -182,6 +182,11 @@ class AskResponse(BaseModel):
     draft: str | None = Field(
         None, description="The LLM's own answer, when it was set aside (fallback, strict)."
     )
+    quotes_language: str | None = Field(
+        None,
+        description="'fr' or 'en': the language of an extractive answer's quotes, when it is "
+        "not the question's.",
+    )
 
 
 class LLMHealth(BaseModel):

@@ -23,7 +23,7 @@ import numpy as np
 
 from index.core import Index
 from index.errors import ConfigError
-from index.text import query_terms
+from index.text import guess_language, query_terms
 from index.types import Passage
 
 from . import extractive, prompts
@@ -35,6 +35,11 @@ from .markup import MarkupFilter, strip_markup
 from .support import check
 
 DECLINE = {"en": "The articles don't say.", "fr": "Les articles ne le disent pas."}
+# The one line under an extractive answer whose quotes are not in the question's language.
+LANGUAGE_NOTE = {
+    "fr": "The quotes are in French, the language of the articles.",
+    "en": "Les citations sont en anglais, la langue des articles.",
+}
 CHARS_PER_TOKEN = 3  # conservative for Llama/Qwen tokenizers on French text (about 3.3–4)
 HISTORY_TURNS = 6  # turns of the conversation given to the rewriting prompt
 MAX_QUESTION_CHARS = 1000
@@ -150,6 +155,9 @@ class Answer:
     # are the extractive quotes (or the decline) instead; "llm-error": the LLM failed (auto).
     fallback: str | None = None
     draft: str | None = None  # the LLM's own answer, when it was set aside (fallback, strict)
+    # "fr" or "en": the language of the quotes of an extractive answer, when it is not the
+    # question's (an English question about French articles gets French quotes)
+    quotes_language: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -166,6 +174,7 @@ class Answer:
             "reason": self.reason,
             "fallback": self.fallback,
             "draft": self.draft,
+            "quotes_language": self.quotes_language,
         }
 
 
@@ -718,8 +727,12 @@ class Assistant:
             for n, (score, start, end) in sorted(best.items())
         )
         declined = not citations and (bool(_DECLINED.search(parsed.text)) or not parsed.text)
+        quotes_language = None
         if backend is None:
             declined = not citations
+            quoted = guess_language(parsed.text) if not declined else None
+            if quoted and quoted != question_language(common["question"]):
+                quotes_language = quoted
         elif declined:
             reason = f"{backend.model} said the passages do not hold the answer"
         return Answer(
@@ -732,5 +745,6 @@ class Assistant:
             claims=tuple(claim_checks),
             timings_ms=timings(),
             reason=reason,
+            quotes_language=quotes_language,
             **common,
         )

@@ -605,6 +605,10 @@ def _print_answer(answer, printed: bool) -> None:
             label = f"[bold]({_escape(answer.notice)})[/]\n" if answer.notice else ""
         else:
             label = "[bold](extractive: sentences quoted from the articles, no LLM)[/]\n"
+        if answer.quotes_language and answer.answerable:
+            from .assistant import LANGUAGE_NOTE
+
+            label += f"[dim]{LANGUAGE_NOTE[answer.quotes_language]}[/]\n"
         out.print((label if answer.answerable else "") + _escape(answer.answer))
     else:
         out.print()

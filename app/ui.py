@@ -20,7 +20,7 @@ from index.errors import DossierError
 from index.loaders import DEFAULT_MAX_FILE_MB
 
 from . import feedback, uploads
-from .assistant import Answer, Assistant
+from .assistant import LANGUAGE_NOTE, Answer, Assistant
 from .llm import LLMError
 
 EXAMPLES = [
@@ -82,6 +82,8 @@ def answer_markdown(answer: Answer) -> str:
         parts.append(f"*{notice_markdown(answer.notice)}.*\n\n")
     elif answer.mode == "extractive" and answer.answerable:
         parts.append("*Extractive answer: sentences quoted from the articles (no LLM).*\n\n")
+    if answer.quotes_language and answer.answerable:
+        parts.append(f"*{LANGUAGE_NOTE[answer.quotes_language]}*\n\n")
     if answer.claims:
         at = 0
         for claim in answer.claims:

@@ -139,3 +139,17 @@ def test_why_needs_a_sentence_giving_a_cause(sample_index):
     assert not unsaid.answerable and "gives a reason" in unsaid.reason
     said = assistant.ask("Why was the French agent detained in Mali?")
     assert said.answerable and "espionnage" in said.answer
+
+
+@pytest.mark.integration
+def test_quotes_in_another_language_than_the_question_say_so(sample_index):
+    from app.ui import answer_markdown
+
+    assistant = Assistant(sample_index, llm="extractive")
+    english = assistant.ask("Why was the agent arrested?")
+    assert english.quotes_language == "fr" and english.to_dict()["quotes_language"] == "fr"
+    assert "The quotes are in French" in answer_markdown(english)
+    french = assistant.ask("Pourquoi l’agent a-t-il été arrêté ?")
+    assert french.quotes_language is None and "quotes are in" not in answer_markdown(french)
+    declined = assistant.ask("Who won the 2022 World Cup?")
+    assert declined.quotes_language is None
