@@ -27,12 +27,14 @@ METHODS = [
     Fusion(FusionMethod.KEYWORD, **NO_FLOOR),
     Fusion(FusionMethod.RRF, **NO_FLOOR),
     *(Fusion(FusionMethod.WEIGHTED, dense_weight=w, **NO_FLOOR) for w in (0.3, 0.5, 0.6, 0.7, 0.8)),
+    *(Fusion(FusionMethod.MINMAX, dense_weight=w, **NO_FLOOR) for w in (0.3, 0.5, 0.6, 0.7, 0.8)),
     Fusion(),  # the default: weighted, with the relevance floor
 ]
 
 
 def _label(f: Fusion) -> str:
-    label = f.method.value + (f" w={f.dense_weight}" if f.method is FusionMethod.WEIGHTED else "")
+    weighted = f.method in (FusionMethod.WEIGHTED, FusionMethod.MINMAX)
+    label = f.method.value + (f" w={f.dense_weight}" if weighted else "")
     return label + (" +floor" if f.min_coverage > 0 else "")
 
 
@@ -90,11 +92,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", default=str(ROOT / "tests/data/news_questions.jsonl"))
     parser.add_argument("--sizes", default="600,800,1000")
+    parser.add_argument(
+        "--embed-model", default=None, help="e.g. multilingual-e5-small (default: MiniLM)"
+    )
     args = parser.parse_args()
     questions = [
         json.loads(line) for line in Path(args.questions).read_text().splitlines() if line.strip()
     ]
-    embedder = SentenceTransformerEmbedder()
+    from index.embeddings import DEFAULT_MODEL, make_embedder
+
+    embedder = (
+        SentenceTransformerEmbedder()
+        if not args.embed_model
+        else make_embedder(args.embed_model or DEFAULT_MODEL, "torch")
+    )
     sizes = [int(s) for s in args.sizes.split(",")]
     results = run(questions, sizes, embedder)
     print(
@@ -102,8 +113,8 @@ def main() -> None:
         f"{'hit@5':>6}  {'cross mrr':>9}  {'unans. passages':>15}"
     )
     for (size, label), rows in results.items():
-        for split in ("dev", "test"):
-            part = [r for r in rows if r["q"]["split"] == split]
+        for split in sorted({r["q"].get("split", "all") for r in rows}):
+            part = [r for r in rows if r["q"].get("split", "all") == split]
             ans = [r for r in part if r["q"].get("answerable", True)]
             unans = [r for r in part if not r["q"].get("answerable", True)]
             cross = [r for r in ans if _cross(r["q"])]
@@ -111,7 +122,7 @@ def main() -> None:
             print(
                 f"{size:>5} {label:<20} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
                 f"{s['hit@1']:>6} {s['hit@5']:>6}  {c['mrr@10']:>9}  "
-                f"{statistics.mean(r['count'] for r in unans):>15.1f}"
+                f"{statistics.mean(r['count'] for r in unans) if unans else float('nan'):>15.1f}"
             )
 
 

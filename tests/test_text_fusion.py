@@ -297,3 +297,21 @@ def test_invalid_toml_is_refused(tmp_path):
     toml(tmp_path, "top_k = = 3\n")
     with pytest.raises(ConfigError, match="TOML"):
         resolve({}, env={}, cwd=tmp_path)
+
+
+def test_minmax_spreads_crowded_cosines_before_weighing_them():
+    # E5-like cosines (all between 0.80 and 0.86): weighted fusion lets the keyword side
+    # decide; min-max fusion lets the clearly better dense match win.
+    candidates = [
+        Candidate("dense-best", 0.86, 1.0),
+        Candidate("keyword-best", 0.80, 4.0),
+        Candidate("other", 0.81, 0.0),
+    ]
+    weighted = fuse(candidates, Fusion(FusionMethod.WEIGHTED, dense_weight=0.7))
+    minmax = fuse(candidates, Fusion(FusionMethod.MINMAX, dense_weight=0.7))
+    assert weighted[0][0].chunk_id == "keyword-best"
+    assert minmax[0][0].chunk_id == "dense-best"
+    assert [round(s, 3) for _, s in minmax] == [0.775, 0.3, 0.117]
+    assert FusionMethod.parse("MinMax") is FusionMethod.MINMAX
+    same = [Candidate("a", 0.8, 0.0), Candidate("b", 0.8, 0.0)]
+    assert [c.chunk_id for c, _ in fuse(same, Fusion(FusionMethod.MINMAX))] == ["a", "b"]
