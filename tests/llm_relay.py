@@ -14,18 +14,12 @@ path is tested against a model dossier does not drive itself.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
+import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from app.llamacpp_backend import bundled_gguf
-from tests.conftest import free_port
 
 __all__ = ["LlamaRelay", "gguf_path", "llama_server"]
 
@@ -87,46 +81,14 @@ class LlamaRelay:
 @contextlib.contextmanager
 def llama_server(path: Path | None = None, *, n_ctx: int = 8192) -> Iterator[str]:
     """llama.cpp's OpenAI-compatible server on 127.0.0.1 and a free port, running `path`
-    (SmolLM2 by default); yields its base URL (".../v1")."""
-    path = path or gguf_path()
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(path),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        str(n_ctx),
-        "--n_threads",
-        "2",
-    ]
-    log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not answer within 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    (SmolLM2 by default), started as the bench starts it (`eval.bench.llama_server`); yields
+    its base URL (".../v1")."""
+    from eval.bench import llama_server as bench_server
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_server(
+            path or gguf_path(), n_ctx=n_ctx, threads=2, log=Path(tmp) / "llama-server.log"
+        ) as (url, _),
+    ):
+        yield f"{url}/v1"
