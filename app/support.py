@@ -72,8 +72,8 @@ def normalise(text: str) -> str:
 
 
 # Where a sentence or clause starts or ends: the text's ends, a line break, punctuation.
-_CLAUSE_START = re.compile(r"(?:^|[^\w\s]\s*|\n\s*)$")
-_CLAUSE_END = re.compile(r"^(?:\s*$|\s*[^\w\s]|\s*\n)")
+_CLAUSE_START = re.compile(r"(?:^|(?:[^\w\s]|_)\s*|\n\s*)$")  # "_" is Markdown's emphasis
+_CLAUSE_END = re.compile(r"^(?:\s*$|\s*(?:[^\w\s]|_)|\s*\n)")
 
 
 def quotes(claim: str, window: str) -> bool:
