@@ -23,12 +23,11 @@ import numpy as np
 
 from index.core import Index
 from index.errors import ConfigError
-from index.text import guess_language, query_terms
+from index.text import guess_language, query_terms, question_language
 from index.types import Passage
 
 from . import extractive, prompts
 from .citations import parse_citations
-from .extractive import question_language
 from .llamacpp_backend import bundled_gguf, is_gguf_path
 from .llm import Backend, Choice, LLMError, choose_backend
 from .markup import MarkupFilter, strip_markup

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from index.chunking import split_sentences
 from index.embeddings import Embedder, embed_queries
-from index.text import LANGUAGES, guess_language, query_terms, tokens, unaccent
+from index.text import LANGUAGES, query_terms, tokens, unaccent
 from index.types import Passage
 
 # Measured on the dev questions (eval/extractive_study.py); figures in the README.
@@ -207,10 +207,6 @@ ASKS = {
 
 
 # A French question (also what the assistant answers a decline in).
-_FRENCH_QUESTION = re.compile(
-    r"\b(pourquoi|quand|combien|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
-    re.IGNORECASE,
-)
 # A why-question is answered by a sentence giving a reason.
 _WHY = re.compile(r"\b(why|pourquoi|for what reason|pour quelle raison)\b", re.IGNORECASE)
 _REASON = re.compile(
@@ -476,10 +472,6 @@ def answers(question: str, claim: str, sentences: str, passages: list[Passage]) 
 def question_names(question: str) -> list[str]:
     """The names of `question` (see `missing_names_in`): those a reference without any lacks."""
     return missing_names_in(question, "")
-
-
-def question_language(question: str) -> str:
-    return "fr" if _FRENCH_QUESTION.search(question) else guess_language(question)
 
 
 def number_subject(question: str) -> list[frozenset[str]]:

@@ -15,27 +15,47 @@ import argparse
 import json
 import statistics
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from eval.matching import contains
-from index import Fusion, FusionMethod, Index, SentenceTransformerEmbedder
-from index.fusion import NO_FLOOR
+from index import Fusion, FusionMethod, Index
+from index.fusion import NO_FLOOR, fusion_for
 
 ROOT = Path(__file__).resolve().parent.parent
+_Z = FusionMethod.ZSCORE
 METHODS = [
     Fusion(FusionMethod.DENSE, **NO_FLOOR),
     Fusion(FusionMethod.KEYWORD, **NO_FLOOR),
     Fusion(FusionMethod.RRF, **NO_FLOOR),
-    *(Fusion(FusionMethod.WEIGHTED, dense_weight=w, **NO_FLOOR) for w in (0.3, 0.5, 0.6, 0.7, 0.8)),
-    *(Fusion(FusionMethod.MINMAX, dense_weight=w, **NO_FLOOR) for w in (0.3, 0.5, 0.6, 0.7, 0.8)),
-    Fusion(),  # the default: weighted, with the relevance floor
+    Fusion(FusionMethod.WEIGHTED, dense_weight=0.7, weak_keyword_weight=None),  # before issue 17
+    *(
+        Fusion(FusionMethod.MINMAX, dense_weight=w, weak_keyword_weight=None, **NO_FLOOR)
+        for w in (0.5, 0.7)
+    ),
+    *(Fusion(_Z, dense_weight=w, weak_keyword_weight=None, **NO_FLOOR) for w in (0.3, 0.5, 0.7)),
 ]
 
 
+def methods(model: str) -> list[Fusion]:
+    """METHODS, then the model's default fusion without a floor and with several."""
+    default = fusion_for(model)
+    floors = sorted({0.2, 0.76, 0.78, 0.8, 0.82, default.min_similarity})
+    return [
+        *METHODS,
+        replace(default, **NO_FLOOR),
+        *(replace(default, min_similarity=s, min_coverage=0.5) for s in floors),
+    ]
+
+
 def _label(f: Fusion) -> str:
-    weighted = f.method in (FusionMethod.WEIGHTED, FusionMethod.MINMAX)
+    weighted = f.method in (FusionMethod.WEIGHTED, FusionMethod.MINMAX, FusionMethod.ZSCORE)
     label = f.method.value + (f" w={f.dense_weight}" if weighted else "")
-    return label + (" +floor" if f.min_coverage > 0 else "")
+    if weighted and f.weak_keyword_weight is not None:
+        label += f"/{f.weak_keyword_weight}<{f.weak_keyword_below}"
+    if f.cross_lingual_weight is not None:
+        label += f" x{f.cross_lingual_weight}"
+    return label + (f" +floor {f.min_similarity}" if f.min_coverage > 0 else "")
 
 
 def first_relevant(passages, evidence: list[str]) -> int | None:
@@ -54,7 +74,7 @@ def score(ranks: list[int | None]) -> dict:
     }
 
 
-def run(questions: list[dict], sizes: list[int], embedder) -> dict:
+def run(questions: list[dict], sizes: list[int], embedder, model: str) -> dict:
     results = {}
     for size in sizes:
         with (
@@ -70,7 +90,7 @@ def run(questions: list[dict], sizes: list[int], embedder) -> dict:
                 f"size {size}: {len(counts)} chunks, {over:.0%} longer than the model's "
                 f"{embedder.max_tokens}-token window"
             )
-            for fusion in METHODS:
+            for fusion in methods(model):
                 idx.fusion = fusion
                 rows = []
                 for q in questions:
@@ -101,15 +121,11 @@ def main() -> None:
     ]
     from index.embeddings import DEFAULT_MODEL, make_embedder
 
-    embedder = (
-        SentenceTransformerEmbedder()
-        if not args.embed_model
-        else make_embedder(args.embed_model or DEFAULT_MODEL, "torch")
-    )
+    embedder = make_embedder(args.embed_model or DEFAULT_MODEL, "onnx-int8")
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = run(questions, sizes, embedder)
+    results = run(questions, sizes, embedder, args.embed_model or DEFAULT_MODEL)
     print(
-        f"{'size':>5} {'method':<20} {'split':<5} {'n':>3} {'mrr@10':>7} {'hit@1':>6} "
+        f"{'size':>5} {'method':<34} {'split':<5} {'n':>3} {'mrr@10':>7} {'hit@1':>6} "
         f"{'hit@5':>6}  {'cross mrr':>9}  {'unans. passages':>15}"
     )
     for (size, label), rows in results.items():
@@ -120,7 +136,7 @@ def main() -> None:
             cross = [r for r in ans if _cross(r["q"])]
             s, c = score([r["rank"] for r in ans]), score([r["rank"] for r in cross])
             print(
-                f"{size:>5} {label:<20} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
+                f"{size:>5} {label:<34} {split:<5} {len(ans):>3} {s['mrr@10']:>7} "
                 f"{s['hit@1']:>6} {s['hit@5']:>6}  {c['mrr@10']:>9}  "
                 f"{statistics.mean(r['count'] for r in unans) if unans else float('nan'):>15.1f}"
             )

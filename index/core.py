@@ -27,18 +27,15 @@ from .embeddings import (
     same_space,
 )
 from .errors import ConfigError, IndexNotFoundError, ModelMismatchError
-from .fusion import Candidate, Fusion, fuse
+from .fusion import Candidate, Fusion, fuse, fusion_for
 from .indexer import DEFAULT_MAX_FILE_MB, FLUSH_CHUNKS, IndexReport, run_index
 from .keyword import KeywordIndex
 from .lock import WriterLock
 from .manifest import Manifest
 from .store import COLLECTION, ChromaStore, StoredChunk
-from .text import coverage, query_terms, repeats
+from .text import coverage, query_terms, question_language, repeats
 from .types import Passage
 
-# Chosen on the dev half of tests/data/news_questions.jsonl, checked on the held-out half
-# (eval/fusion_study.py; the figures are in the README).
-DEFAULT_FUSION = Fusion()
 CANDIDATES = 30  # each side's list before fusion; at least 4·k
 
 
@@ -57,7 +54,7 @@ class Index:
         *,
         embed_model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
-        fusion: Fusion = DEFAULT_FUSION,
+        fusion: Fusion | None = None,
         chunk_size: int = DEFAULT_SIZE,
         chunk_overlap: int = DEFAULT_OVERLAP,
         create: bool = True,
@@ -83,7 +80,8 @@ class Index:
                 "(or point --index-dir / DOSSIER_INDEX_DIR at an existing one)."
             )
         self.embed_model = embed_model
-        self.fusion = fusion
+        # None: the one chosen for the model (index/fusion.py's MODEL_FUSIONS)
+        self.fusion = fusion or fusion_for(getattr(embedder, "name", None) or embed_model)
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.manifest = Manifest(self.dir / "manifest.sqlite3")
@@ -333,28 +331,12 @@ class Index:
         docs = self.documents_matching(after=after, before=before, source=source)
         if docs is not None and not docs:
             return []
-        vector = embed_queries(self.embedder, [query])[0]
-        n = max(CANDIDATES, 4 * k)
-        dense = self.store.query(vector, n, _where(after, before, docs if source else None))
-        kw_scores = keyword.scores(query)
-        kw_top = keyword.top(kw_scores, n, docs)
-        chunks: dict[str, StoredChunk] = {}  # fetched as the fused ranking reaches them
-        sims = dict(dense)
-        # Keyword hits the dense side missed: their vectors now (fusion needs them).
-        missing = [cid for cid, _ in kw_top if cid not in sims]
-        for cid, stored in self.store.vectors(missing).items():
-            sims[cid] = float(np.dot(stored, vector))
-        candidates = [
-            Candidate(
-                cid,
-                sims[cid],
-                float(kw_scores[keyword.position[cid]]) if cid in keyword.position else 0.0,
-            )
-            for cid in sims
-        ]
+        candidates = self._candidates(query, max(CANDIDATES, 4 * k), after, before, source, docs)
         terms = query_terms(query)
+        chunks: dict[str, StoredChunk] = {}  # fetched as the fused ranking reaches them
+        cover, cross = self._signals(query, terms, candidates, chunks)
         passages: list[Passage] = []
-        ranked = fuse(candidates, self.fusion)
+        ranked = fuse(candidates, self.fusion, cover, cross)
         for i, (candidate, score) in enumerate(ranked):
             if candidate.chunk_id not in chunks:
                 ahead = [c.chunk_id for c, _ in ranked[i:] if c.chunk_id not in chunks][:k]
@@ -372,6 +354,62 @@ class Index:
                 if len(passages) == k:
                     break
         return passages
+
+    def candidates(self, query: str, n: int = CANDIDATES) -> list[Candidate]:
+        """Each side's best `n` chunks for `query`, with both sides' scores, before fusion and
+        the relevance floor (what `search` ranks; eval/known_item_study.py studies fusions
+        on them)."""
+        return self._candidates(query, n, None, None, None, None)
+
+    def signals(self, query: str, candidates: list[Candidate]) -> tuple[float, bool]:
+        """What the fusion weighs `query`'s two sides by: the share of its content words that
+        its best keyword hit holds (0 when no query term occurs), and whether it is in another
+        language than its best dense match."""
+        return self._signals(query, query_terms(query), candidates, {}, always=True)
+
+    def _signals(
+        self, query, terms, candidates, chunks: dict[str, StoredChunk], always: bool = False
+    ) -> tuple[float, bool]:
+        fusion = self.fusion
+        want_cover = always or fusion.weak_keyword_weight is not None
+        want_cross = always or fusion.cross_lingual_weight is not None
+        if not candidates or not (want_cover or want_cross):
+            return 1.0, False
+        best_kw = max(candidates, key=lambda c: c.keyword)
+        best_dense = max(candidates, key=lambda c: c.dense)
+        wanted = [best_dense.chunk_id] if want_cross else []
+        if want_cover and best_kw.keyword > 0:
+            wanted.append(best_kw.chunk_id)
+        chunks.update((c.chunk_id, c) for c in self.store.chunks(list(dict.fromkeys(wanted))))
+        cover = 0.0
+        if best_kw.keyword > 0 and best_kw.chunk_id in chunks:
+            chunk = chunks[best_kw.chunk_id]
+            cover = coverage(terms, chunk.text, chunk.metadata.get("lang", "en"))
+        cross = False
+        if want_cross and best_dense.chunk_id in chunks:
+            lang = chunks[best_dense.chunk_id].metadata.get("lang", "en")
+            cross = question_language(query) != lang
+        return (cover if want_cover else 1.0), cross
+
+    def _candidates(self, query, n, after, before, source, docs) -> list[Candidate]:
+        keyword = self.keyword
+        vector = embed_queries(self.embedder, [query])[0]
+        dense = self.store.query(vector, n, _where(after, before, docs if source else None))
+        kw_scores = keyword.scores(query)
+        kw_top = keyword.top(kw_scores, n, docs)
+        sims = dict(dense)
+        # Keyword hits the dense side missed: their vectors now (fusion needs them).
+        missing = [cid for cid, _ in kw_top if cid not in sims]
+        for cid, stored in self.store.vectors(missing).items():
+            sims[cid] = float(np.dot(stored, vector))
+        return [
+            Candidate(
+                cid,
+                sims[cid],
+                float(kw_scores[keyword.position[cid]]) if cid in keyword.position else 0.0,
+            )
+            for cid in sims
+        ]
 
 
 _DOCUMENT_KEYS = ("path", "title", "date", "source", "file")

@@ -11,12 +11,21 @@ Methods (`FusionMethod`), each taking the two lists best-first with their raw sc
   whose cosines crowd into a narrow band (E5's lie between 0.7 and 0.9, where a raw 0.05 is
   all the difference between the best passage and an unrelated one).
 
-The default method and weight were chosen on the dev half of a French/English question set
-and checked on its held-out half (eval/fusion_study.py; figures in the README).
+- ZSCORE: score = w · z(cos) + (1 − w) · z(bm25), each side standardised over the query's
+  candidates (mean 0, standard deviation 1): neither side's scale nor its crowding matters.
+
+The dense weight can follow the question (`dense_weight`): more to the dense side when the
+best keyword hit holds few of the question's words, or when the question is in another
+language than the passages it matches best.
+
+The defaults, per embedding model (`fusion_for`), were chosen on the dev halves of two French
+known-item sets and a news question set, and checked on their held-out halves
+(eval/known_item_study.py, eval/fusion_study.py; the table is in docs/multilingual.md).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -29,6 +38,7 @@ class FusionMethod(StrEnum):
     RRF = "rrf"
     WEIGHTED = "weighted"
     MINMAX = "minmax"
+    ZSCORE = "zscore"
 
     @classmethod
     def parse(cls, value: str) -> FusionMethod:
@@ -46,18 +56,27 @@ RRF_K = 60  # Cormack, Clarke & Büttcher (2009): k = 60 works well across colle
 class Fusion:
     """How to rank, and the relevance floor a passage must pass to be returned at all.
 
-    Defaults measured with eval/fusion_study.py on 800-character chunks: the weighted fusion
-    with w = 0.7 had the best MRR@10 on the dev questions (0.739; dense alone 0.582, keyword
-    alone 0.580). The floor keeps a passage when its cosine similarity is at least 0.2 or it
-    holds at least half the question's content words; among the floors tried it gave the
-    best dev MRR@10 (0.778) and cut the passages returned for unanswerable questions from 5
-    to 2.4 on average. Held-out figures are in the README.
+    Defaults (for MiniLM; `MODEL_FUSIONS` has E5's): z-score fusion with w = 0.3, and 0.7
+    for a question whose best keyword hit holds under a third of its content words. Of the
+    settings that lost to neither side alone on any dev half of the known-item and news
+    sets, it had the best mean MRR@10 there (docs/multilingual.md). The floor keeps a
+    passage when its cosine similarity is at least 0.2 or it holds at least half the
+    question's content words: it cuts the passages returned for unanswerable questions from
+    5 to about 2.5.
     """
 
-    method: FusionMethod = FusionMethod.WEIGHTED
-    dense_weight: float = 0.7
+    method: FusionMethod = FusionMethod.ZSCORE
+    dense_weight: float = 0.3
     min_similarity: float = 0.2
     min_coverage: float = 0.5
+    # When the best keyword hit holds less than `weak_keyword_below` of the question's content
+    # words (a question in another language than the passages, where BM25 only meets names
+    # and borrowed words), the dense side gets this weight instead; None: always dense_weight.
+    weak_keyword_weight: float | None = 0.7
+    weak_keyword_below: float = 0.34
+    # When the question is in another language than the best dense match (an English question
+    # about French articles), the dense side gets this weight; None: no such rule.
+    cross_lingual_weight: float | None = None
 
     def passes(self, similarity: float, coverage: float) -> bool:
         return similarity >= self.min_similarity or coverage >= self.min_coverage
@@ -80,8 +99,33 @@ def _ranks(values: dict[str, float]) -> dict[str, int]:
     return {c: r for r, c in enumerate(order, 1)}
 
 
-def fuse(candidates: list[Candidate], fusion: Fusion) -> list[tuple[Candidate, float]]:
-    """Candidates with their fused score, best first (ties keep the candidates' order)."""
+def _zscores(values: dict[str, float]) -> dict[str, float]:
+    n = len(values)
+    mean = sum(values.values()) / n if n else 0.0
+    sd = (sum((v - mean) ** 2 for v in values.values()) / n) ** 0.5 if n else 0.0
+    return {c: (v - mean) / sd if sd > 0 else 0.0 for c, v in values.items()}
+
+
+def dense_weight(fusion: Fusion, keyword_cover: float = 1.0, cross_lingual: bool = False) -> float:
+    """The dense side's weight for one question: `weak_keyword_weight` when its best keyword
+    hit holds less than `weak_keyword_below` of its content words, else `cross_lingual_weight`
+    when it is in another language than its best dense match, else `dense_weight`."""
+    if fusion.weak_keyword_weight is not None and keyword_cover < fusion.weak_keyword_below:
+        return fusion.weak_keyword_weight
+    if fusion.cross_lingual_weight is not None and cross_lingual:
+        return fusion.cross_lingual_weight
+    return fusion.dense_weight
+
+
+def fuse(
+    candidates: list[Candidate],
+    fusion: Fusion,
+    keyword_cover: float = 1.0,
+    cross_lingual: bool = False,
+) -> list[tuple[Candidate, float]]:
+    """Candidates with their fused score, best first (ties keep the candidates' order).
+    `keyword_cover`: the share of the question's content words in the best keyword hit;
+    `cross_lingual`: the question is in another language than the best dense match."""
     dense = {c.chunk_id: c.dense for c in candidates}
     keyword = {c.chunk_id: c.keyword for c in candidates}
     method = fusion.method
@@ -97,18 +141,40 @@ def fuse(candidates: list[Candidate], fusion: Fusion) -> list[tuple[Candidate, f
             for c in dense
         }
     else:
-        top_kw = max(keyword.values(), default=0.0)
-        w = fusion.dense_weight
-        if method is FusionMethod.MINMAX:
-            low, high = min(dense.values(), default=0.0), max(dense.values(), default=0.0)
-            spread = high - low
-            side = {c: (v - low) / spread if spread > 0 else 1.0 for c, v in dense.items()}
+        w = dense_weight(fusion, keyword_cover, cross_lingual)
+        if method is FusionMethod.ZSCORE:
+            side, kw_side = _zscores(dense), _zscores(keyword)
         else:
-            side = dense
-        scores = {
-            c: w * side[c] + (1 - w) * (keyword[c] / top_kw if top_kw > 0 else 0.0) for c in dense
-        }
+            top_kw = max(keyword.values(), default=0.0)
+            kw_side = {c: v / top_kw if top_kw > 0 else 0.0 for c, v in keyword.items()}
+            if method is FusionMethod.MINMAX:
+                low, high = min(dense.values(), default=0.0), max(dense.values(), default=0.0)
+                spread = high - low
+                side = {c: (v - low) / spread if spread > 0 else 1.0 for c, v in dense.items()}
+            else:
+                side = dense
+        scores = {c: w * side[c] + (1 - w) * kw_side[c] for c in dense}
     ranked = sorted(
         (c for c in candidates if c.chunk_id in scores), key=lambda c: -scores[c.chunk_id]
     )
     return [(c, scores[c.chunk_id]) for c in ranked]
+
+
+DEFAULT_FUSION = Fusion()
+# Per embedding model (matched in its name, case-insensitively). E5's cosines crowd between
+# 0.7 and 0.9, so its relevance floor sits at 0.78 where MiniLM's is 0.2; its dense side is
+# good across languages, so a cross-lingual question leans on it (docs/multilingual.md).
+MODEL_FUSIONS: tuple[tuple[re.Pattern[str], Fusion], ...] = (
+    (
+        re.compile(r"multilingual-e5", re.IGNORECASE),
+        Fusion(weak_keyword_weight=0.9, cross_lingual_weight=0.7, min_similarity=0.78),
+    ),
+)
+
+
+def fusion_for(model: str) -> Fusion:
+    """The default fusion for the embedding model named `model` (a name or a path)."""
+    for pattern, fusion in MODEL_FUSIONS:
+        if pattern.search(model):
+            return fusion
+    return DEFAULT_FUSION

@@ -84,6 +84,17 @@ def guess_language(text: str) -> str:
     return "fr" if fr > en else "en"
 
 
+_FRENCH_QUESTION = re.compile(
+    r"\b(pourquoi|quand|combien|quel(le)?s?|qu['’]|est-ce|où|lequel|laquelle)\b",
+    re.IGNORECASE,
+)
+
+
+def question_language(question: str) -> str:
+    """'fr' or 'en' for a question: French question words decide, else `guess_language`."""
+    return "fr" if _FRENCH_QUESTION.search(question) else guess_language(question)
+
+
 def _words(text: str) -> list[str]:
     # "œuvre" as typed "oeuvre": the ligatures have no decomposition to strip.
     text = text.lower().replace("œ", "oe").replace("æ", "ae")

@@ -15,7 +15,7 @@ import pytest
 from index import e5
 from index.errors import ConfigError
 
-from .conftest import CORPUS, user_env
+from .conftest import CORPUS, NEWS, user_env
 
 DOSSIER = str(Path(sys.executable).with_name("dossier"))
 
@@ -68,6 +68,32 @@ def test_french_passages_are_found_from_french_and_english_questions(e5_onnx, tm
         ):
             top = idx.search(question, 1)[0]
             assert "espionnage" in top.text, (question, top.text[:80])
+    finally:
+        idx.close()
+
+
+def test_e5_index_ranks_with_e5s_fusion_and_floor(e5_onnx, tmp_path):
+    """An E5 index takes E5's defaults: an English question about the French article is
+    seen as cross-lingual and finds it first; a question about nothing in the articles gets
+    fewer passages than without E5's floor (its cosines all lie above MiniLM's 0.2)."""
+    from dataclasses import replace
+
+    from index import Index
+    from index.fusion import NO_FLOOR, fusion_for
+
+    idx = Index(tmp_path / "idx", embedder=e5_onnx)
+    try:
+        assert not idx.add([CORPUS, NEWS]).failed
+        assert idx.fusion == fusion_for(e5.NAME)
+        question = "Why was the French agent arrested?"
+        _, cross = idx.signals(question, idx.candidates(question))
+        assert cross
+        top = idx.search(question, 3)[0]
+        assert "espionnage" in top.text, top.text[:80]
+        off_topic = "What is the boiling point of tungsten in kelvin?"
+        kept = idx.search(off_topic, 5)
+        idx.fusion = replace(idx.fusion, **NO_FLOOR)
+        assert len(kept) < len(idx.search(off_topic, 5)) == 5
     finally:
         idx.close()
 

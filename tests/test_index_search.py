@@ -246,7 +246,6 @@ def test_question_with_nothing_relevant_gets_few_passages(news_index):
 # French questions, about English and French articles (n01, n05, n09, n12 and n43 cross over).
 FIRST_RANK = [
     "n01",
-    "n02",
     "n05",
     "n06",
     "n09",
@@ -268,6 +267,21 @@ def test_known_relevant_passage_ranks_first(news_index, questions, qid):
     top = news_index.search(question["question"], k=5)[0]
     assert top.path.endswith(question["sources"][0])
     assert any(contains(top.text, e) for e in question["evidence"]), top.text
+
+
+# n02 ("combien coûteraient chaque année les revendications…") ranked first with the fusion
+# before issue 17 and second with today's: its best keyword hit holds 2 of its 7 words, so
+# the dense side leads, and MiniLM's French vectors put a by-election passage first. The
+# fusion study's figures weigh that against the questions the rule lifts (docs/multilingual.md).
+TOP_THREE = ["n02"]
+
+
+@pytest.mark.parametrize("qid", TOP_THREE)
+def test_known_relevant_passage_ranks_in_the_top_three(news_index, questions, qid):
+    question = questions[qid]
+    top = news_index.search(question["question"], k=3)
+    assert any(p.path.endswith(question["sources"][0]) for p in top)
+    assert any(contains(p.text, e) for p in top for e in question["evidence"])
 
 
 def test_moved_file_reuses_its_vectors(make_index, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from app.settings import BY_NAME, resolve
 from index.errors import ConfigError
-from index.fusion import RRF_K, Candidate, Fusion, FusionMethod, fuse
+from index.fusion import DEFAULT_FUSION, RRF_K, Candidate, Fusion, FusionMethod, fuse, fusion_for
 from index.text import coverage, guess_language, query_terms, query_tokens, tokens
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,10 +164,68 @@ def test_weighted_hand_computed():
     assert ranked(out) == ["b", "c", "a", "d"]
 
 
-def test_weighted_is_the_default_with_w_0_7():
-    assert fuse(CANDS, Fusion()) == fuse(
-        CANDS, Fusion(method=FusionMethod.WEIGHTED, dense_weight=0.7)
+def test_zscore_hand_computed_and_blind_to_each_sides_scale():
+    out = fuse(CANDS, Fusion(method=FusionMethod.ZSCORE, dense_weight=0.5))
+    # dense: mean 0.55, sd 0.2958; keyword: mean 4.25, sd 3.7666 (population)
+    assert scores(out)["a"] == pytest.approx(
+        0.5 * 0.35 / 0.295804 + 0.5 * -4.25 / 3.766630, abs=1e-5
     )
+    assert ranked(out) == ["b", "c", "a", "d"]
+    # BM25 scores ten times larger, cosines squeezed into E5's band: the same ranking, where
+    # the weighted fusion follows the larger side.
+    rescaled = [Candidate(c.chunk_id, 0.8 + c.dense / 10, c.keyword * 10) for c in CANDS]
+    assert ranked(fuse(rescaled, Fusion(method=FusionMethod.ZSCORE, dense_weight=0.5))) == [
+        "b",
+        "c",
+        "a",
+        "d",
+    ]
+    squeezed = [Candidate(c.chunk_id, 0.8 + c.dense / 10, c.keyword) for c in CANDS]
+    assert ranked(fuse(squeezed, Fusion(FusionMethod.WEIGHTED, dense_weight=0.7)))[0] == "b"
+
+
+def test_default_fusion_leans_dense_when_the_keyword_side_is_weak():
+    # A: the dense side's clear best; K: the keyword side's.
+    cands = [Candidate("A", 0.9, 1.0), Candidate("K", 0.5, 9.0), Candidate("x", 0.4, 0.0)]
+    default = Fusion()
+    assert default.method is FusionMethod.ZSCORE
+    # The best keyword hit holds most of the question's words: the keyword side leads...
+    assert ranked(fuse(cands, default, keyword_cover=0.8))[0] == "K"
+    # ...under a third of them (another language, only a name in common): the dense side does.
+    assert ranked(fuse(cands, default, keyword_cover=0.2))[0] == "A"
+    assert fuse(cands, default, keyword_cover=0.2) == fuse(
+        cands, Fusion(dense_weight=0.7, weak_keyword_weight=None)
+    )
+    # No question term anywhere: dense order.
+    no_kw = [Candidate(c.chunk_id, c.dense, 0.0) for c in cands]
+    assert ranked(fuse(no_kw, default, keyword_cover=0.0)) == ["A", "K", "x"]
+
+
+def test_cross_lingual_weight_applies_only_to_a_cross_lingual_question():
+    cands = [Candidate("A", 0.9, 1.0), Candidate("K", 0.5, 9.0), Candidate("x", 0.4, 0.0)]
+    e5 = fusion_for("multilingual-e5-small")
+    assert ranked(fuse(cands, e5, keyword_cover=0.8, cross_lingual=False))[0] == "K"
+    assert ranked(fuse(cands, e5, keyword_cover=0.8, cross_lingual=True))[0] == "A"
+    # MiniLM's default has no such rule.
+    assert fuse(cands, Fusion(), 0.8, cross_lingual=True) == fuse(cands, Fusion(), 0.8)
+
+
+def test_each_embedding_model_gets_its_own_default_fusion(tmp_path):
+    from index import Index
+
+    e5 = fusion_for("multilingual-e5-small")
+    assert fusion_for("intfloat/multilingual-e5-small") == e5
+    assert fusion_for("/models/Multilingual-E5-Small") == e5
+    assert fusion_for("all-MiniLM-L6-v2") == DEFAULT_FUSION == Fusion()
+    # E5's cosines crowd above 0.7: MiniLM's floor of 0.2 would cut nothing.
+    assert e5.min_similarity > 0.7 > DEFAULT_FUSION.min_similarity
+    with Index(tmp_path / "e5", embed_model="multilingual-e5-small") as idx:
+        assert idx.fusion == e5
+    with Index(tmp_path / "minilm") as idx:
+        assert idx.fusion == DEFAULT_FUSION
+    mine = Fusion(FusionMethod.RRF)
+    with Index(tmp_path / "mine", embed_model="multilingual-e5-small", fusion=mine) as idx:
+        assert idx.fusion is mine
 
 
 def test_weighted_without_keyword_hits_is_scaled_dense():
@@ -190,7 +248,7 @@ def test_fuse_empty():
 
 
 def test_fusion_floor():
-    floor = Fusion()
+    floor = Fusion()  # MiniLM's
     assert floor.passes(similarity=0.25, coverage=0.0)
     assert floor.passes(similarity=0.0, coverage=0.5)
     assert not floor.passes(similarity=0.19, coverage=0.49)
