@@ -92,6 +92,21 @@ class KeywordIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
+    def coverage(self, chunk_id: str, terms: list[frozenset[str]]) -> float:
+        """Share of the query's content words (`query_terms`) that occur in the chunk: what
+        `text.coverage` gives on its text, read from the index's postings, not the text."""
+        position = self.position.get(chunk_id)
+        if not terms or position is None or self.bm25 is None:
+            return 0.0
+        vocab, postings = self.bm25.vocab_dict, self.bm25.scores
+        indices, indptr = postings["indices"], postings["indptr"]
+
+        def holds(token: str) -> bool:
+            t = vocab.get(token)
+            return t is not None and bool(np.any(indices[indptr[t] : indptr[t + 1]] == position))
+
+        return sum(1 for stems in terms if any(holds(s) for s in stems)) / len(terms)
+
     def top(
         self, scores: np.ndarray, n: int, docs: set[str] | None = None
     ) -> list[tuple[str, float]]:

@@ -309,3 +309,24 @@ def test_duplicate_articles_are_embedded_once(make_index, tmp_path):
     report = make_index().add([folder])
     assert report.documents == 2
     assert report.embedded == report.chunks // 2
+
+
+def test_keyword_index_coverage_is_the_texts_coverage(news_index, questions):
+    """The fusion reads a question's coverage of a chunk from the keyword postings instead of
+    fetching the chunk's text: both ways give the same share, for every chunk."""
+    from index.text import coverage, query_terms
+
+    chunks = list(news_index.store.iter_all())
+    asked = [q["question"] for q in list(questions.values())[:12]] + ["œuvre d'art", "", "???"]
+    shares = set()
+    for question in asked:
+        terms = query_terms(question)
+        for chunk in chunks:
+            expected = coverage(terms, chunk.text, chunk.metadata.get("lang", "en"))
+            assert news_index.keyword.coverage(chunk.chunk_id, terms) == expected, (
+                question,
+                chunk.chunk_id,
+            )
+            shares.add(expected)
+    assert len(shares) > 3  # none, some, most and all of a question's words
+    assert news_index.keyword.coverage("no-such-chunk", query_terms("strike")) == 0.0
