@@ -17,9 +17,9 @@ import io
 import json
 import pstats
 import statistics
-import time
 from pathlib import Path
 
+from eval.bench import timed_search
 from index import DEFAULT_MODEL, Index, make_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,17 +38,7 @@ def main() -> None:
     with Index(args.index_dir, embedder=embedder, create=False) as idx:
         for q in questions[:3]:
             idx.search(q, 5)
-        collection, keyword = idx.store.collection, idx.keyword
-        mine, floor = [], []
-        for q in asked:
-            start = time.perf_counter()
-            vector = embedder.embed([q])[0]
-            collection.query(query_embeddings=[vector.tolist()], n_results=5)
-            keyword.scores(q)
-            floor.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            idx.search(q, 5)
-            mine.append(time.perf_counter() - start)
+        floor, mine = zip(*(timed_search(idx, embedder, q) for q in asked), strict=True)
         profile = cProfile.Profile()
         profile.enable()
         for q in asked:
