@@ -377,7 +377,9 @@ class Index:
             return 1.0, False
         best_kw = max(candidates, key=lambda c: c.keyword)
         # From the keyword index's postings: no store read (a Chroma get was 0.5 ms a search).
-        cover = self.keyword.coverage(best_kw.chunk_id, terms) if best_kw.keyword > 0 else 0.0
+        cover = 1.0
+        if want_cover:
+            cover = self.keyword.coverage(best_kw.chunk_id, terms) if best_kw.keyword > 0 else 0.0
         cross = False
         if want_cross:
             best_dense = max(candidates, key=lambda c: c.dense)
@@ -385,7 +387,7 @@ class Index:
             if best_dense.chunk_id in chunks:
                 lang = chunks[best_dense.chunk_id].metadata.get("lang", "en")
                 cross = question_language(query) != lang
-        return (cover if want_cover else 1.0), cross
+        return cover, cross
 
     def _candidates(self, query, n, after, before, source, docs) -> list[Candidate]:
         keyword = self.keyword
