@@ -252,13 +252,15 @@ class ChromaStore:
             for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
 
-    def iter_all(self, page: int = 5000) -> Iterator[StoredChunk]:
-        """Every chunk (text and metadata, no vectors), a page at a time."""
-        offset = 0
-        while True:
-            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            if not got["ids"]:
-                return
+    def iter_all(self, page: int = 2000) -> Iterator[StoredChunk]:
+        """Every chunk (text and metadata, no vectors), a page at a time: the ids first (one
+        request), then their chunks by id. Paging by offset made Chroma skip the rows before
+        each page again (10 s against 6 s for 112k chunks here), and a page of 5,000 held
+        twice the memory of 2,000 at the same speed. Chunks deleted meanwhile are left out."""
+        ids = self.collection.get(include=[])["ids"]
+        for start in range(0, len(ids), page):
+            got = self.collection.get(
+                ids=ids[start : start + page], include=["documents", "metadatas"]
+            )
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 yield StoredChunk(cid, text, meta)
-            offset += len(got["ids"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.settings import BY_NAME, resolve
 from index.errors import ConfigError
 from index.fusion import DEFAULT_FUSION, RRF_K, Candidate, Fusion, FusionMethod, fuse, fusion_for
+from index.keyword import KeywordIndex
 from index.text import coverage, guess_language, query_terms, query_tokens, tokens
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,6 +268,40 @@ def test_fusion_method_parse_unknown_lists_valid_values():
     assert "nope" in message
     for valid in ("dense", "keyword", "rrf", "weighted"):
         assert valid in message
+
+
+def _news_chunks() -> list[tuple[str, str, str, str]]:
+    """Paragraphs of the shipped news test articles, as (chunk id, doc id, text, language)."""
+    out = []
+    for path in sorted((ROOT / "tests" / "data" / "news").glob("*")):
+        for n, text in enumerate(p for p in path.read_text(encoding="utf-8").split("\n\n") if p):
+            out.append((f"{path.name}:{n}", path.name, text, guess_language(text)))
+    return out
+
+
+def test_keyword_index_scores_are_bm25s_own_and_survive_saving(tmp_path):
+    # KeywordIndex builds bm25s's score matrix itself, in less memory: it must give what
+    # bm25s's own `index` gives on the same token numbers, for every chunk and query.
+    import bm25s
+
+    chunks = _news_chunks()
+    assert len(chunks) > 50
+    mine = KeywordIndex.from_chunks(chunks)
+    vocab: dict[str, int] = {}
+    numbers = [[vocab.setdefault(t, len(vocab)) for t in tokens(c[2], c[3])] for c in chunks]
+    theirs = bm25s.BM25()
+    theirs.index((numbers, vocab), show_progress=False)
+    assert mine.bm25.vocab_dict == theirs.vocab_dict
+    queries = [c[2].split(".")[0] for c in chunks[::7]] + ["Pourquoi l'agent a-t-il été arrêté ?"]
+    mine.save(tmp_path, 3)
+    loaded = KeywordIndex.load(tmp_path, 3)
+    for query in queries:
+        terms = [t for t in query_tokens(query) if t in vocab]
+        expected = theirs.get_scores(terms)
+        assert expected.max() > 0, query
+        np.testing.assert_allclose(mine.scores(query), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(loaded.scores(query), expected, rtol=1e-5, atol=1e-6)
+    assert KeywordIndex.from_chunks([]).scores("anything").size == 0
 
 
 # --- app.settings -------------------------------------------------------------------------
