@@ -222,7 +222,7 @@ class Index:
                     documents[meta["doc_id"]] = {k: meta.get(k) for k in _DOCUMENT_KEYS}
                 yield chunk.chunk_id, meta["doc_id"], chunk.text, meta.get("lang", "en")
 
-        keyword = KeywordIndex.from_chunks(chunks(), documents)
+        keyword = KeywordIndex.from_chunks(chunks(), documents, spill=self.dir)
         if save:
             keyword.save(self.dir, generation)
         self._keyword, self._keyword_generation = keyword, generation

@@ -22,10 +22,13 @@ that after each writer's flush, and a change is seen at the next search, not mid
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
+import functools
 import json
 import os
 import shutil
+import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -48,7 +51,12 @@ class KeywordIndex:
         self.documents = documents or {}
         self.doc_ids = np.asarray(doc_ids, dtype=object)
         self.bm25 = bm25
-        self.position = {cid: i for i, cid in enumerate(ids)}
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Chunk id -> row, made on the first search (an indexing run never needs it: 10 MB
+        at 112k chunks). Two threads may both make it; they make the same."""
+        return {cid: i for i, cid in enumerate(self.ids)}
 
     @classmethod
     def build(
@@ -63,57 +71,77 @@ class KeywordIndex:
 
     @classmethod
     def from_chunks(
-        cls, chunks: Iterable[tuple[str, str, str, str]], documents: dict[str, dict] | None = None
+        cls,
+        chunks: Iterable[tuple[str, str, str, str]],
+        documents: dict[str, dict] | None = None,
+        spill: Path | None = None,
     ) -> KeywordIndex:
         """Build from (chunk id, doc id, text, language) tuples, read once.
 
-        Each text becomes its distinct token numbers and their counts as it comes (4 + 4 bytes
-        per distinct token, in flat arrays: no per-chunk objects), which are the rows of the
-        chunk × term matrix. BM25's scores are computed on those arrays in place and turned
-        into bm25s's column (term) layout by scipy's CSR → CSC conversion, which allocates only
-        its output. bm25s's own `index` builds a Counter per chunk, three flat copies, and
-        then an int64 sort key and sort order: at 112k chunks that was about 300 MB more at
-        the peak than this. The scores are bm25s's Lucene BM25 (tests hold the two equal)."""
+        bm25s wants the chunk × term matrix by term (CSC), which needs every term's chunk
+        count before the first chunk can be placed. So the chunks are read once: each text
+        becomes its distinct token numbers and their counts, which go to two temporary files
+        in `spill` (the index directory; the system's temporary folder when None), while the
+        counts per term and the chunk lengths stay in memory (a few bytes per chunk). The
+        files are then read back a block at a time and each block's BM25 scores are placed in
+        their terms' columns. Memory holds the finished matrix and one block, not the matrix
+        twice: bm25s's own `index` peaked about 300 MB higher at 112k chunks, and building by
+        chunk in memory, then converting, 70 MB higher. The scores are bm25s's Lucene BM25
+        (tests hold the two equal)."""
         import bm25s
-        from scipy import sparse
 
-        ids, doc_ids, vocab = [], [], {}
-        terms, counts, distinct, lengths = array("i"), array("f"), array("q", [0]), array("f")
-        for chunk_id, doc_id, text, lang in chunks:
-            ids.append(chunk_id)
-            doc_ids.append(doc_id)
-            found = [vocab.setdefault(t, len(vocab)) for t in tokens(text, lang)]
-            numbers, tf = np.unique(np.asarray(found, dtype=np.int32), return_counts=True)
-            terms.frombytes(numbers.tobytes())
-            counts.frombytes(tf.astype(np.float32).tobytes())
-            distinct.append(distinct[-1] + len(numbers))
-            lengths.append(len(found))
-        if not ids:
-            return cls(ids, doc_ids, None, documents)
         bm25 = bm25s.BM25()
         if bm25.method not in ("lucene", "robertson") or bm25.idf_method not in (None, "lucene"):
             raise RuntimeError(f"bm25s's default BM25 is now {bm25.method}/{bm25.idf_method}")
-        columns = np.frombuffer(terms, dtype=np.int32)
-        indptr = np.frombuffer(distinct, dtype=np.int64)
-        doc_len = np.frombuffer(lengths, dtype=np.float32)
-        n, k1, b = len(ids), bm25.k1, bm25.b
-        df = np.bincount(columns, minlength=len(vocab))
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        # score = idf · tf / (k1 · (1 − b + b · length / mean length) + tf), in tf's own buffer
-        data = np.frombuffer(counts, dtype=np.float32)
-        norm = np.repeat(k1 * ((1 - b) + b * doc_len / doc_len.mean()), np.diff(indptr))
-        norm += data
-        np.divide(data, norm, out=data)
-        del norm
-        data *= idf[columns]
-        by_term = sparse.csr_matrix((data, columns, indptr), shape=(n, len(vocab)), copy=False)
-        by_term = by_term.tocsc()
-        bm25.scores = {
-            "data": by_term.data.astype(np.float32, copy=False),
-            "indices": by_term.indices,
-            "indptr": by_term.indptr,
-            "num_docs": n,
-        }
+        ids: list[str] = []
+        doc_ids: list[str] = []
+        vocab: dict[str, int] = {}
+        same: dict[str, str] = {}  # one string object per document id
+        distinct, lengths = array("q", [0]), array("f")
+        with (
+            tempfile.TemporaryFile(dir=spill, prefix="keyword-terms-") as term_file,
+            tempfile.TemporaryFile(dir=spill, prefix="keyword-counts-") as count_file,
+        ):
+            per_term = _Spill(term_file, count_file)
+            for chunk_id, doc_id, text, lang in chunks:
+                ids.append(chunk_id)
+                doc_ids.append(same.setdefault(doc_id, doc_id))
+                found = [vocab.setdefault(t, len(vocab)) for t in tokens(text, lang)]
+                numbers, tf = np.unique(np.asarray(found, dtype=np.int32), return_counts=True)
+                per_term.add(numbers, tf)
+                distinct.append(distinct[-1] + len(numbers))
+                lengths.append(len(found))
+            if not ids:
+                return cls(ids, doc_ids, None, documents)
+            df = per_term.finish(len(vocab))
+            _release_freed_memory()
+            n, k1, b = len(ids), bm25.k1, bm25.b
+            indptr = np.frombuffer(distinct, dtype=np.int64)
+            doc_len = np.frombuffer(lengths, dtype=np.float32)
+            idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+            norm = (k1 * ((1 - b) + b * doc_len / doc_len.mean())).astype(np.float32)
+            index_type = np.int32 if indptr[-1] < 2**31 else np.int64
+            col_ptr = np.zeros(len(vocab) + 1, dtype=index_type)
+            np.cumsum(df, out=col_ptr[1:])
+            rows = np.empty(int(indptr[-1]), dtype=index_type)
+            data = np.empty(int(indptr[-1]), dtype=np.float32)
+            cursor = col_ptr[:-1].astype(np.int64)
+            for first, last, terms, tf in per_term.blocks(indptr):
+                row = np.repeat(
+                    np.arange(first, last, dtype=index_type), np.diff(indptr[first : last + 1])
+                )
+                # score = idf · tf / (tf + k1 · (1 − b + b · length / mean length))
+                score = tf / (norm[row] + tf)
+                score *= idf[terms]
+                order = np.argsort(terms, kind="stable")  # by term, chunks in order
+                terms = terms[order]
+                in_block = np.bincount(terms, minlength=len(vocab))
+                starts = np.cumsum(in_block) - in_block
+                place = cursor[terms] + (np.arange(len(terms)) - starts[terms])
+                rows[place] = row[order]
+                data[place] = score[order]
+                cursor += in_block
+        bm25.scores = {"data": data, "indices": rows, "indptr": col_ptr, "num_docs": n}
         vocab[""] = len(vocab)  # as bm25s's `index` does: scores chunks without any token
         bm25.vocab_dict = vocab
         bm25.unique_token_ids_set = set(vocab.values())
@@ -219,6 +247,61 @@ class KeywordIndex:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return cls(ids, doc_ids, bm25, saved.get("documents"))
+
+
+class _Spill:
+    """Chunks' distinct term numbers and counts, written to two files as they come, with
+    each term's chunk count kept in memory; read back a block of whole chunks at a time."""
+
+    BLOCK = 1 << 18  # entries per write and per block read back (2 MB)
+
+    def __init__(self, term_file, count_file) -> None:
+        self.term_file, self.count_file = term_file, count_file
+        self.terms, self.counts = array("i"), array("f")
+        self.df = np.zeros(0, dtype=np.int64)
+
+    def add(self, numbers: np.ndarray, tf: np.ndarray) -> None:
+        self.terms.frombytes(numbers.tobytes())
+        self.counts.frombytes(tf.astype(np.float32).tobytes())
+        if len(self.terms) >= self.BLOCK:
+            self._write()
+
+    def _write(self) -> None:
+        terms = np.frombuffer(self.terms, dtype=np.int32)
+        found = np.bincount(terms, minlength=len(self.df))
+        found[: len(self.df)] += self.df
+        self.df = found
+        self.term_file.write(self.terms.tobytes())
+        self.count_file.write(self.counts.tobytes())
+        self.terms, self.counts = array("i"), array("f")
+
+    def finish(self, vocabulary: int) -> np.ndarray:
+        """Write what is left; each term's chunk count, for `vocabulary` terms."""
+        self._write()
+        df = np.zeros(vocabulary, dtype=np.int64)
+        df[: len(self.df)] = self.df
+        self.term_file.seek(0)
+        self.count_file.seek(0)
+        return df
+
+    def blocks(self, indptr: np.ndarray) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """(first chunk, end chunk, their term numbers, their counts), in chunk order."""
+        first, n = 0, len(indptr) - 1
+        while first < n:
+            last = int(np.searchsorted(indptr, indptr[first] + self.BLOCK, side="right")) - 1
+            last = min(n, max(last, first + 1))
+            size = int(indptr[last] - indptr[first])
+            terms = np.frombuffer(self.term_file.read(4 * size), dtype=np.int32)
+            tf = np.frombuffer(self.count_file.read(4 * size), dtype=np.float32)
+            yield first, last, terms, tf
+            first = last
+
+
+def _release_freed_memory() -> None:
+    """Hand memory that Python and Chroma freed back to the system (glibc's malloc_trim), so
+    that the arrays allocated next do not sit on top of it at the peak. Elsewhere, nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @contextlib.contextmanager

@@ -279,14 +279,20 @@ def _news_chunks() -> list[tuple[str, str, str, str]]:
     return out
 
 
-def test_keyword_index_scores_are_bm25s_own_and_survive_saving(tmp_path):
+@pytest.mark.parametrize("block", [1 << 20, 37])
+def test_keyword_index_scores_are_bm25s_own_and_survive_saving(tmp_path, monkeypatch, block):
     # KeywordIndex builds bm25s's score matrix itself, in less memory: it must give what
-    # bm25s's own `index` gives on the same token numbers, for every chunk and query.
+    # bm25s's own `index` gives on the same token numbers, for every chunk and query, when
+    # the chunks come back from its spill files in one block or in many.
     import bm25s
 
+    from index import keyword
+
+    monkeypatch.setattr(keyword._Spill, "BLOCK", block)
     chunks = _news_chunks()
     assert len(chunks) > 50
-    mine = KeywordIndex.from_chunks(chunks)
+    mine = KeywordIndex.from_chunks(chunks, spill=tmp_path)
+    assert not list(tmp_path.iterdir())  # the spill files are gone
     vocab: dict[str, int] = {}
     numbers = [[vocab.setdefault(t, len(vocab)) for t in tokens(c[2], c[3])] for c in chunks]
     theirs = bm25s.BM25()
