@@ -370,6 +370,7 @@ def backend(plan: Plan, onnx, torch_embedder, work: Path, progress=None) -> dict
         "texts": len(texts),
         "torch_batch": torch_embedder.batch_size,
         "batch": onnx.batch_size,
+        "workers": getattr(onnx, "workers", 1),
         "torch_chunks_per_s": _r(len(texts) / _median(torch_s)),
         "chunks_per_s": _r(len(texts) / _median(onnx_s)),
         "speedup": _r(_median([t / o for t, o in zip(torch_s, onnx_s, strict=True)]), 2),

@@ -33,12 +33,19 @@ import numpy as np
 from .errors import ConfigError
 
 RECIPE = "onnx-int8-1"  # bump when the export or quantisation below changes
-# One text per call: int8 activations are quantised per call, so in a batch a text's vector
-# would move a little with its batchmates (cosine 0.985-0.99), and a resumed or incremental run
-# would store other vectors than a clean build. Alone, a text always gets the same vector,
-# as a query gets its chunk's. Measured on 2 cores: 30.2 against 35.9 texts/s at 8 (medians of
-# 6 alternating runs of 96 chunks; paired ratio 0.89): the price of reproducible vectors.
+# One text per call: int8 activations are quantised per call (one scale for the whole input),
+# so in a batch a text's vector moves with its batchmates and even with the padding
+# (max |batched - alone| 0.021, cosine 0.985-0.99); padding to fixed length buckets does not
+# help, because the scale is taken over the padded rows too. Alone, a text always gets the
+# same vector, in a clean build, a resumed one, or as a query. Speed comes instead from
+# running texts side by side: one single-threaded session per core, each text alone. On 2
+# cores this gives 82-89 texts/s where one two-threaded session gave 47-78 and batches of 8
+# 68-79 (PyTorch at 8: 32-34), `python -m eval.onnx_variants`, issue 18: the two-thread
+# session waits on its partner thread inside every small operator, and loses half its speed
+# whenever the VM's scheduler delays one core. A lone text (a query) still uses all cores:
+# 1.3 ms against 1.8 ms on one.
 ONNX_BATCH = 1
+SLICE = 4  # texts a worker takes at a time: small, so the cores finish together
 MIN_COSINE = 0.97  # a fresh export must keep at least this cosine with PyTorch's vectors
 _CHECK_TEXTS = [
     "La France a annoncé ce vendredi la suspension de sa coopération antiterroriste.",
@@ -176,6 +183,7 @@ class OnnxEmbedder:
         batch_size: int = ONNX_BATCH,
         notify: Callable[[str], None] | None = None,
         cache: Path | None = None,
+        workers: int | None = None,
     ) -> None:
         from .embeddings import model_prompts, resolve_model_path
 
@@ -200,6 +208,8 @@ class OnnxEmbedder:
         self.tokenizer = _tokenizer(folder)
         self.max_tokens = _max_length(folder)
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._side_by_side = None  # (single-threaded session, thread pool), made on first use
 
     def _prepare(self, folder: Path, cache: Path, notify) -> Path:
         """The cached int8 file for `folder`, exported first if missing (one process at a
@@ -258,14 +268,31 @@ class OnnxEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        return _encode(self.session, self.tokenizer, self.pooling, self.batch_size, texts)
+        if self.workers < 2 or len(texts) < 2 or self.batch_size != 1:
+            return _encode(self.session, self.tokenizer, self.pooling, self.batch_size, texts)
+        session, pool = self._pool()
+        slices = [texts[i : i + SLICE] for i in range(0, len(texts), SLICE)]
+        tokenizer, pooling = self.tokenizer, self.pooling
+        parts = pool.map(lambda part: _encode(session, tokenizer, pooling, 1, part), slices)
+        return np.concatenate(list(parts))
+
+    def _pool(self):
+        if self._side_by_side is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # onnxruntime's run() is thread-safe and releases the GIL; one session serves all
+            self._side_by_side = (
+                _session(self.path, threads=1),
+                ThreadPoolExecutor(self.workers, thread_name_prefix="dossier-onnx"),
+            )
+        return self._side_by_side
 
 
-def _session(path: Path):
+def _session(path: Path, threads: int | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
