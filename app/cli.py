@@ -1172,6 +1172,13 @@ def bench(
     for row in table(result):
         grid.add_row(*row)
     _console().print(grid)
+    aims = Table(title="targets")
+    for column in ("figure", "value", "target", ""):
+        aims.add_column(column)
+    for name, aim in result.get("targets", {}).items():
+        verdict = {True: "met", False: "[bold]missed[/]", None: "not measured"}[aim["met"]]
+        aims.add_row(name, str(aim["value"]), aim["target"], verdict)
+    _console().print(aims)
 
 
 def main() -> None:

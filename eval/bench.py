@@ -924,6 +924,45 @@ def generation(plan: Plan, embedder, work: Path, progress=None) -> dict:
 
 
 # -- the whole run ----------------------------------------------------------------------------
+# Every target the bench holds dossier to: (section, key, bound, whether higher is better).
+# "search" is held at its largest size (100,000 chunks in a full run); generation's own
+# targets (GENERATION_TARGETS) join them.
+TARGETS = (
+    ("ingest", "ratio_vs_floor", 0.9, True),
+    ("ingest", "speedup_vs_llamaindex", 2.0, True),
+    ("ingest_multilingual", "ratio_vs_floor", 0.9, True),
+    ("backend", "speedup", 2.0, True),
+    ("backend", "mrr_delta", -0.01, True),  # at most 0.01 of MRR@10 lost to int8
+    ("search", "ratio_vs_floor", 1.5, False),
+    ("memory", "growth_ratio", 1.2, False),
+    ("startup", "ratio_vs_floor", 1.3, False),
+)
+
+
+def targets(result: dict) -> dict:
+    """`{"backend.speedup": {"value": 2.5, "target": "≥ 2", "met": true}, ...}` for the
+    sections in `result`; `met` is null when a section could not measure its figure."""
+    out = {}
+    for section, key, bound, higher in TARGETS:
+        part = result.get(section)
+        if not isinstance(part, dict) or "skipped" in part:
+            continue
+        name = f"{section}.{key}"
+        if section == "search":
+            sizes = sorted((k for k in part if k.isdigit()), key=int)
+            if not sizes:
+                continue
+            name, part = f"search.{sizes[-1]}.{key}", part[sizes[-1]]
+        value = part.get(key)
+        text, met = target_text(value, bound, higher)
+        out[name] = {"value": value, "target": text, "met": met}
+    gen = result.get("generation")
+    if isinstance(gen, dict) and "targets" in gen:
+        for key, target in gen["targets"].items():
+            out[f"generation.{key}"] = {"value": gen.get(key), **target}
+    return out
+
+
 SECTIONS = ("ingest", "backend", "memory", "search", "startup", "answer", "generation")
 
 
@@ -980,6 +1019,8 @@ def run(
     if plot and "search" in result:
         write_plot(result["search"], plot)
         result["plot"] = str(plot)
+    result["targets"] = targets(result)
+    result["all_targets_met"] = all(t["met"] for t in result["targets"].values())
     return result
 
 

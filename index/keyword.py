@@ -183,10 +183,11 @@ class KeywordIndex:
         if docs is not None:
             mask = np.fromiter((d in docs for d in self.doc_ids), dtype=bool, count=len(scores))
             scores = np.where(mask, scores, 0.0)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        hits = np.flatnonzero(scores > 0)  # a few thousand of 100,000: partition only those
+        if len(hits) > n:
+            hits = hits[np.argpartition(-scores[hits], n - 1)[:n]]
+        hits = hits[np.lexsort((hits, -scores[hits]))]  # best first; ties by position
+        return [(self.ids[i], float(scores[i])) for i in hits]
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, index_dir: Path, generation: int | str) -> None:

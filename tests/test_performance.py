@@ -198,4 +198,25 @@ def test_bench_runs_end_to_end_on_tiny_data(tmp_path):
     for key in ("help_s", "search_s", "ask_s", "floor_s", "ratio_vs_floor", "serve_ready_s"):
         assert startup[key] > 0, key
     assert result["answer"]["extractive_p50_ms"] <= result["answer"]["extractive_p95_ms"]
+    # Every target, with the figure it judges (tiny runs are too small to meet them all)
+    aims = result["targets"]
+    expected = {
+        "ingest.ratio_vs_floor",
+        "ingest.speedup_vs_llamaindex",
+        "backend.speedup",
+        "ingest_multilingual.ratio_vs_floor",
+        "backend.mrr_delta",
+        "search.600.ratio_vs_floor",
+        "memory.growth_ratio",
+        "startup.ratio_vs_floor",
+    }
+    assert expected <= set(aims), set(aims)
+    assert aims["search.600.ratio_vs_floor"]["value"] == result["search"]["600"]["ratio_vs_floor"]
+    assert aims["backend.speedup"] == {
+        "value": backend["speedup"],
+        "target": "≥ 2",
+        "met": backend["speedup"] >= 2,
+    }
+    assert aims["memory.growth_ratio"]["met"] == (memory["growth_ratio"] <= 1.2)
+    assert result["all_targets_met"] == all(a["met"] for a in aims.values())
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
