@@ -225,7 +225,15 @@ class Index:
                 meta = chunk.metadata
                 if meta["doc_id"] not in documents:
                     documents[meta["doc_id"]] = {k: meta.get(k) for k in _DOCUMENT_KEYS}
-                yield chunk.chunk_id, meta["doc_id"], chunk.text, meta.get("lang", "en")
+                lang = meta.get("lang", "en")
+                yield (
+                    chunk.chunk_id,
+                    meta["doc_id"],
+                    chunk.text,
+                    lang,
+                    meta.get("start"),
+                    meta.get("end"),
+                )
 
         keyword = KeywordIndex.from_chunks(chunks(), documents, spill=self.dir)
         if save:
@@ -345,7 +353,7 @@ class Index:
         for i, (candidate, score) in enumerate(ranked):
             if candidate.chunk_id not in chunks:
                 ahead = [c.chunk_id for c, _ in ranked[i:] if c.chunk_id not in chunks][:k]
-                chunks.update((c.chunk_id, c) for c in self.store.chunks(ahead))
+                chunks.update((c.chunk_id, c) for c in self._chunks(keyword, ahead))
                 if candidate.chunk_id not in chunks:
                     continue  # deleted since the keyword index was built
             chunk = chunks[candidate.chunk_id]
@@ -359,6 +367,28 @@ class Index:
                 if len(passages) == k:
                     break
         return passages
+
+    def _chunks(self, keyword: KeywordIndex, ids: list[str]) -> list[StoredChunk]:
+        """The chunks `ids`, cut from their documents' texts in the manifest where the keyword
+        index knows their spans (one SQLite read where the store's took 0.65 ms), the rest
+        read from the store: on a server, or for a text changed since the index was built."""
+        spans = keyword.spans
+        if self.remote or spans is None:
+            return self.store.chunks(ids)
+        position = keyword.position
+        known = [cid for cid in ids if cid in position]
+        texts = self.manifest.document_texts({keyword.doc_ids[position[c]] for c in known})
+        found: dict[str, StoredChunk] = {}
+        for cid in known:
+            doc_id = keyword.doc_ids[position[cid]]
+            doc, text = keyword.documents.get(doc_id), texts.get(doc_id)
+            cut = spans.chunk(position[cid], text) if doc and text is not None else None
+            if cut is not None:
+                meta = {**doc, "doc_id": doc_id, "start": cut[1], "end": cut[2], "lang": cut[3]}
+                found[cid] = StoredChunk(cid, cut[0], meta)
+        rest = [cid for cid in ids if cid not in found]
+        found.update((c.chunk_id, c) for c in self.store.chunks(rest))
+        return [found[cid] for cid in ids if cid in found]
 
     def candidates(self, query: str, n: int = CANDIDATES) -> list[Candidate]:
         """Each side's best `n` chunks for `query`, with both sides' scores, before fusion and

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -44,13 +45,19 @@ class KeywordIndex:
     """BM25 over chunk texts, each tokenised in its document's language."""
 
     def __init__(
-        self, ids: list[str], doc_ids: list[str], bm25, documents: dict[str, dict] | None = None
+        self,
+        ids: list[str],
+        doc_ids: list[str],
+        bm25,
+        documents: dict[str, dict] | None = None,
+        spans: Spans | None = None,
     ) -> None:
         self.ids = ids
         # doc id -> path, title, date, source, file: the documents as the store knows them
         self.documents = documents or {}
         self.doc_ids = np.asarray(doc_ids, dtype=object)
         self.bm25 = bm25
+        self.spans = spans  # where each chunk's text lies in its document, when known
 
     @functools.cached_property
     def position(self) -> dict[str, int]:
@@ -72,11 +79,12 @@ class KeywordIndex:
     @classmethod
     def from_chunks(
         cls,
-        chunks: Iterable[tuple[str, str, str, str]],
+        chunks: Iterable[tuple],
         documents: dict[str, dict] | None = None,
         spill: Path | None = None,
     ) -> KeywordIndex:
-        """Build from (chunk id, doc id, text, language) tuples, read once.
+        """Build from (chunk id, doc id, text, language) tuples, read once; with (…, start,
+        end) tuples, the index also knows where each text lies in its document (`spans`).
 
         bm25s wants the chunk × term matrix by term (CSC), which needs every term's chunk
         count before the first chunk can be placed. So the chunks are read once: each text
@@ -103,7 +111,10 @@ class KeywordIndex:
             tempfile.TemporaryFile(dir=spill, prefix="keyword-counts-") as count_file,
         ):
             per_term = _Spill(term_file, count_file)
-            for chunk_id, doc_id, text, lang in chunks:
+            spans: _SpanBuilder | None = _SpanBuilder()
+            for chunk_id, doc_id, text, lang, *where in chunks:
+                if spans is not None:
+                    spans = spans.add(text, lang, where)
                 ids.append(chunk_id)
                 doc_ids.append(same.setdefault(doc_id, doc_id))
                 found = [vocab.setdefault(t, len(vocab)) for t in tokens(text, lang)]
@@ -111,6 +122,7 @@ class KeywordIndex:
                 per_term.add(numbers, tf)
                 distinct.append(distinct[-1] + len(numbers))
                 lengths.append(len(found))
+            spans = spans.finish() if spans is not None else None
             if not ids:
                 return cls(ids, doc_ids, None, documents)
             df = per_term.finish(len(vocab))
@@ -146,7 +158,7 @@ class KeywordIndex:
         bm25.vocab_dict = vocab
         bm25.unique_token_ids_set = set(vocab.values())
         bm25.nonoccurrence_array = None
-        return cls(ids, doc_ids, bm25, documents)
+        return cls(ids, doc_ids, bm25, documents, spans)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query term occurs)."""
@@ -207,11 +219,11 @@ class KeywordIndex:
         folder.mkdir(parents=True)
         if self.bm25 is not None:
             self.bm25.save(str(folder), show_progress=False)
-        (folder / "ids.json").write_text(
-            json.dumps(
-                {"ids": self.ids, "doc_ids": self.doc_ids.tolist(), "documents": self.documents}
-            )
-        )
+        saved = {"ids": self.ids, "doc_ids": self.doc_ids.tolist(), "documents": self.documents}
+        if self.spans is not None:
+            np.save(folder / "spans.npy", self.spans.where)
+            saved["langs"] = self.spans.langs
+        (folder / "ids.json").write_text(json.dumps(saved))
         tmp = index_dir / (_POINTER + ".tmp")
         tmp.write_text(json.dumps({"generation": generation, "folder": folder.name}))
         os.replace(tmp, index_dir / _POINTER)
@@ -245,9 +257,53 @@ class KeywordIndex:
             saved = json.loads((folder / "ids.json").read_text())
             ids, doc_ids = saved["ids"], saved["doc_ids"]
             bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if ids else None
+            spans = None
+            if "langs" in saved and (folder / "spans.npy").exists():
+                where = np.load(folder / "spans.npy")
+                if len(where) == len(ids):
+                    spans = Spans(where, saved["langs"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return cls(ids, doc_ids, bm25, saved.get("documents"))
+        return cls(ids, doc_ids, bm25, saved.get("documents"), spans)
+
+
+class Spans:
+    """Each chunk's start and end in its document's text, a CRC-32 of its text (to catch a
+    document text that has changed since), and its language: 13 bytes a chunk, so that a
+    search can cut the passages it shows from the documents' texts instead of reading them
+    from the store."""
+
+    def __init__(self, where: np.ndarray, langs: list[str]) -> None:
+        self.where = where  # rows of (start, end, crc32, language number), int64
+        self.langs = langs
+
+    def chunk(self, position: int, document_text: str) -> tuple[str, int, int, str] | None:
+        """(text, start, end, language) of the chunk at `position`, cut from its document's
+        text; None when that text no longer holds it."""
+        start, end, crc, lang = (int(x) for x in self.where[position])
+        text = document_text[start:end]
+        if zlib.crc32(text.encode("utf-8")) != crc:
+            return None
+        return text, start, end, self.langs[lang]
+
+
+class _SpanBuilder:
+    def __init__(self) -> None:
+        self.rows = array("q")
+        self.langs: dict[str, int] = {}
+
+    def add(self, text: str, lang: str, where: list) -> _SpanBuilder | None:
+        """This builder with the chunk added; None (no spans) for a chunk without them."""
+        if len(where) != 2 or where[0] is None or where[1] is None:
+            return None
+        code = self.langs.setdefault(lang, len(self.langs))
+        crc = zlib.crc32(text.encode("utf-8"))
+        self.rows.extend((int(where[0]), int(where[1]), crc, code))
+        return self
+
+    def finish(self) -> Spans:
+        where = np.frombuffer(self.rows, dtype=np.int64).reshape(-1, 4).copy()
+        return Spans(where, list(self.langs))
 
 
 class _Spill:

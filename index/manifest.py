@@ -167,6 +167,17 @@ class Manifest:
         row = self.db.execute("SELECT * FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
         return DocumentRecord(*row) if row else None
 
+    def document_texts(self, doc_ids: set[str]) -> dict[str, str]:
+        """doc id -> text, for those of `doc_ids` the manifest holds."""
+        if not doc_ids:
+            return {}
+        wanted = sorted(doc_ids)
+        marks = ",".join("?" * len(wanted))
+        rows = self.db.execute(
+            f"SELECT doc_id, text FROM documents WHERE doc_id IN ({marks})", wanted
+        )
+        return dict(rows.fetchall())
+
     def document_files(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT file FROM documents")]
 

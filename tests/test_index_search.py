@@ -330,3 +330,51 @@ def test_keyword_index_coverage_is_the_texts_coverage(news_index, questions):
             shares.add(expected)
     assert len(shares) > 3  # none, some, most and all of a question's words
     assert news_index.keyword.coverage("no-such-chunk", query_terms("strike")) == 0.0
+
+
+def test_passages_cut_from_the_manifest_match_the_stores(make_index, monkeypatch):
+    """Search cuts the passages it shows from the documents' texts (no store read); they are
+    the store's chunks exactly, and a document text changed since falls back to the store."""
+    import json
+
+    from .conftest import QUESTIONS
+
+    idx = make_index()
+    idx.add([NEWS, CORPUS])
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text("utf-8").splitlines()]
+    keyword = idx.keyword
+    assert keyword.spans is not None and len(keyword.spans.where) == len(keyword.ids)
+    reads: list[list[str]] = []
+    real_chunks = idx.store.chunks
+    monkeypatch.setattr(idx.store, "chunks", lambda ids: reads.append(ids) or real_chunks(ids))
+    local = [idx.search(q, 5) for q in questions]
+    # On a server the manifest holds only this machine's documents: passages come from it.
+    assert bool([r for r in reads if r]) == idx.remote, "where the passages came from"
+    monkeypatch.setattr(keyword, "spans", None)
+    stored = [idx.search(q, 5) for q in questions]
+    assert [r for r in reads if r] and local == stored
+    assert sum(len(p) for p in local) >= 3 * len(questions)
+
+    # A document whose text no longer holds its chunks (changed under the keyword index):
+    # its passages come from the store, as indexed.
+    monkeypatch.undo()
+    first = local[0][0]
+    idx.manifest.db.execute(
+        "UPDATE documents SET text = ? WHERE doc_id = ?", ("x" * 20000, first.doc_id)
+    )
+    again = idx.search(questions[0], 5)
+    assert again == local[0]
+
+
+def test_keyword_spans_survive_save_and_load(make_index):
+    from index.keyword import KeywordIndex
+
+    idx = make_index()
+    idx.add([CORPUS])
+    saved = KeywordIndex.load(idx.dir, idx.generation())
+    assert saved is not None and saved.spans is not None
+    assert np.array_equal(saved.spans.where, idx.keyword.spans.where)
+    doc = idx.keyword.doc_ids[0]
+    text = idx.document_text(doc)
+    cut = saved.spans.chunk(0, text)
+    assert cut is not None and cut[0] == idx.store.chunks([saved.ids[0]])[0].text
