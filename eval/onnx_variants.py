@@ -22,6 +22,7 @@ is embedded among others rather than alone (0 means reproducible whatever the ba
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
@@ -122,7 +123,8 @@ def _files(folder: Path, work: Path, tokenizer) -> dict[str, Path]:
     static = work / "static-int8.onnx"
     if not static.exists():
         if not pre.exists():
-            quant_pre_process(str(plain), str(pre), skip_symbolic_shape=True)
+            with contextlib.chdir(work):  # it leaves temporary files in the working folder
+                quant_pre_process(str(plain), str(pre), skip_symbolic_shape=True)
         _static(pre, static, tokenizer)
     out["static int8"] = static
     nbits = work / "nbits8.onnx"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +100,8 @@ class Index:
         self.writer_name = "an app writing with dossier's Index"
         self._hold: WriterLock | None = None
         self._adding = threading.Lock()  # one run at a time within this process too
-        self._side = None  # the keyword side's thread, made on the first search
 
     def close(self) -> None:
-        if self._side is not None:
-            self._side.shutdown(wait=True)
-            self._side = None
         if self._hold is not None:
             self._hold.release()
             self._hold = None
@@ -426,21 +421,15 @@ class Index:
 
     def _candidates(self, query, n, after, before, source, docs) -> list[Candidate]:
         keyword = self.keyword
-        # The keyword side needs no query vector: it runs on a second thread while this one
-        # embeds the query and asks the store (onnxruntime, Chroma and most of bm25s's numpy
-        # release the GIL), and fetches the stored vectors of its hits, which fusion weighs.
-        side = self._side_thread().submit(self._keyword_side, keyword, query, n, docs)
-        try:
-            vector = embed_queries(self.embedder, [query])[0]
-            dense = self.store.query(vector, n, _where(after, before, docs if source else None))
-        except BaseException:
-            wait([side])  # the error that stopped this side is the one raised
-            raise
-        kw_scores, kw_top, kw_vectors = side.result()
+        vector = embed_queries(self.embedder, [query])[0]
+        dense = self.store.query(vector, n, _where(after, before, docs if source else None))
+        kw_scores = keyword.scores(query)
+        kw_top = keyword.top(kw_scores, n, docs)
         sims = dict(dense)
-        for cid, _ in kw_top:
-            if cid not in sims and cid in kw_vectors:
-                sims[cid] = float(np.dot(kw_vectors[cid], vector))
+        # Keyword hits the dense side missed: their vectors now (fusion needs them).
+        missing = [cid for cid, _ in kw_top if cid not in sims]
+        for cid, stored in self.store.vectors(missing).items():
+            sims[cid] = float(np.dot(stored, vector))
         return [
             Candidate(
                 cid,
@@ -449,19 +438,6 @@ class Index:
             )
             for cid in sims
         ]
-
-    def _keyword_side(self, keyword: KeywordIndex, query: str, n: int, docs):
-        scores = keyword.scores(query)
-        top = keyword.top(scores, n, docs)
-        # All its hits' vectors, dense hits too: a few more rows in one read, against a read
-        # that must wait for the dense side to know which it missed.
-        return scores, top, self.store.vectors([cid for cid, _ in top])
-
-    def _side_thread(self) -> ThreadPoolExecutor:
-        with self._keyword_lock:
-            if self._side is None:  # threads are started as concurrent searches need them
-                self._side = ThreadPoolExecutor(8, thread_name_prefix="dossier-keyword")
-            return self._side
 
 
 _DOCUMENT_KEYS = ("path", "title", "date", "source", "file")

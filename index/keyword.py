@@ -269,7 +269,7 @@ class KeywordIndex:
 
 class Spans:
     """Each chunk's start and end in its document's text, a CRC-32 of its text (to catch a
-    document text that has changed since), and its language: 13 bytes a chunk, so that a
+    document text that has changed since), and its language: 32 bytes a chunk, so that a
     search can cut the passages it shows from the documents' texts instead of reading them
     from the store."""
 
